@@ -1,0 +1,16 @@
+//! The copy service's own vocabulary: plain types that are valid by construction.
+//!
+//! A [`CopyRequest`] can only be built by [`CopyRequest::parse`], which applies every EC2 rule
+//! that can be checked without asking EC2 and reports all violations at once. Past this module an
+//! invalid request cannot exist. Nothing here knows about gRPC, SQL or AWS.
+
+pub mod codes;
+mod fields;
+mod job;
+mod request;
+mod validate;
+
+pub use fields::{AmiName, ClientToken, ImageId, KmsKeyId, OutpostArn, Region, ResourceType, Tag};
+pub use job::{Failure, Job, JobEvent, JobId, JobState};
+pub use request::{CopyImageInput, CopyRequest, Destination, TagSpecification, TagSpecificationInput};
+pub use validate::{FieldViolation, InvalidRequest};

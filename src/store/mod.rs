@@ -1,0 +1,195 @@
+//! The durable job store: every accepted copy is a row in `jobs`, every change to it one
+//! transaction that also appends to `job_events`.
+//!
+//! [`JobStore`] is the only way the rest of the service touches the database. Two
+//! implementations sit beside it on sqlx: [`postgres::PgStore`] (production, several replicas)
+//! and [`sqlite::SqliteStore`] (the embedded default). [`connect`] picks one by URL.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use futures::stream::BoxStream;
+
+use crate::domain::{CopyRequest, Job, JobEvent, JobId, JobState};
+
+mod page_token;
+
+pub use page_token::PageToken;
+
+/// What can go wrong in the store, in terms its callers act on.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// No job with that id (for that tenant).
+    #[error("job {0} not found")]
+    NotFound(JobId),
+    /// The client token was used before, in the same scope, with other parameters.
+    #[error("client token {token:?} was already used with different parameters (job {existing})")]
+    IdempotentParameterMismatch {
+        /// The token.
+        token: String,
+        /// The job the token belongs to.
+        existing: JobId,
+    },
+    /// The job changed after the caller read it (or another replica holds it).
+    #[error("job {0} was changed concurrently")]
+    Conflict(JobId),
+    /// A page token that this store did not issue.
+    #[error("invalid page token")]
+    InvalidPageToken,
+    /// The database cannot be reached; retrying later may help.
+    #[error("database unavailable: {0}")]
+    Unavailable(#[source] sqlx::Error),
+    /// Anything else: a bug or corrupted data.
+    #[error("store error: {0}")]
+    Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl StoreError {
+    /// Sorts a sqlx error into unavailable (connection trouble) or internal.
+    pub fn from_sqlx(error: sqlx::Error) -> Self {
+        match error {
+            sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::WorkerCrashed => Self::Unavailable(error),
+            sqlx::Error::Database(ref db) if is_unavailable_sqlstate(db.code().as_deref()) => Self::Unavailable(error),
+            other => Self::Internal(Box::new(other)),
+        }
+    }
+}
+
+/// SQLSTATE classes that mean "the server is going away or cannot serve now":
+/// 08 connection exception, 57P0x admin/crash shutdown, 53 insufficient resources.
+fn is_unavailable_sqlstate(code: Option<&str>) -> bool {
+    code.is_some_and(|c| c.starts_with("08") || c.starts_with("57P0") || c.starts_with("53"))
+}
+
+/// A job to record.
+#[derive(Debug, Clone)]
+pub struct NewJob {
+    /// Id for the job if it is new.
+    pub id: JobId,
+    /// Owner of the job.
+    pub tenant: String,
+    /// The accepted request (never a DryRun).
+    pub request: CopyRequest,
+    /// A lease to take on the new job at once, so the replica that accepted it can dispatch it
+    /// without another replica racing it: the owner and when it runs out.
+    pub lease: Option<(String, DateTime<Utc>)>,
+    /// When the job is accepted (stored with microsecond precision).
+    pub now: DateTime<Utc>,
+}
+
+/// What [`JobStore::create_job`] did.
+#[derive(Debug, Clone)]
+pub enum Created {
+    /// A new job was recorded, with its first event.
+    New(Job),
+    /// An earlier call with the same client token and parameters recorded this job.
+    Existing(Job),
+}
+
+impl Created {
+    /// The job, new or existing.
+    pub fn job(&self) -> &Job {
+        match self {
+            Self::New(job) | Self::Existing(job) => job,
+        }
+    }
+
+    /// The job, new or existing.
+    pub fn into_job(self) -> Job {
+        match self {
+            Self::New(job) | Self::Existing(job) => job,
+        }
+    }
+}
+
+/// Which jobs to list, and where to resume.
+#[derive(Debug, Clone, Default)]
+pub struct ListQuery {
+    /// Only this tenant's jobs.
+    pub tenant: String,
+    /// Only jobs in these states; empty means any.
+    pub states: Vec<JobState>,
+    /// Only jobs from this source Region.
+    pub source_region: Option<String>,
+    /// Only jobs into this destination Region.
+    pub destination_region: Option<String>,
+    /// Jobs per page, at least 1.
+    pub page_size: u32,
+    /// Resume after the page this token ended.
+    pub page_token: Option<PageToken>,
+}
+
+/// One page of jobs, newest first.
+#[derive(Debug, Clone)]
+pub struct JobPage {
+    /// The jobs.
+    pub jobs: Vec<Job>,
+    /// Where the next page starts; `None` on the last page.
+    pub next_page_token: Option<PageToken>,
+}
+
+/// Which jobs an engine replica wants to work on now.
+#[derive(Debug, Clone)]
+pub struct Claim {
+    /// The replica claiming; jobs it already holds are claimed again (renewing the lease).
+    pub owner: String,
+    /// Only jobs in these states.
+    pub states: Vec<JobState>,
+    /// Only jobs whose `next_attempt_at` is at or before this time, and whose leases have run
+    /// out by then.
+    pub now: DateTime<Utc>,
+    /// The lease runs until this time.
+    pub lease_until: DateTime<Utc>,
+    /// At most this many jobs.
+    pub limit: u32,
+}
+
+/// Change notifications from other processes: `(job, newest event sequence)`.
+pub type ChangeFeed = BoxStream<'static, Result<(JobId, u64), StoreError>>;
+
+/// The job store. Every method is one transaction; nothing acknowledged is ever lost.
+#[async_trait]
+pub trait JobStore: Send + Sync + 'static {
+    /// Records a new job and its first event (state QUEUED). With a client token, an earlier job
+    /// with the same tenant, destination Region and token is returned instead when its request
+    /// has the same fingerprint, and [`StoreError::IdempotentParameterMismatch`] when not. Holds
+    /// under concurrent calls from any number of processes (enforced by a unique index).
+    async fn create_job(&self, new: NewJob) -> Result<Created, StoreError>;
+
+    /// One job of one tenant.
+    async fn get_job(&self, tenant: &str, id: JobId) -> Result<Job, StoreError>;
+
+    /// One job by id whatever its tenant; for the engine.
+    async fn load_job(&self, id: JobId) -> Result<Job, StoreError>;
+
+    /// A page of a tenant's jobs, newest first, stable under concurrent inserts.
+    async fn list_jobs(&self, query: &ListQuery) -> Result<JobPage, StoreError>;
+
+    /// Writes `job`'s mutable fields (state, image id, failure, progress, attempts,
+    /// next attempt, lease) if the stored version is still `job.version`, and appends an event
+    /// with `detail` when one is given; one transaction. Returns the stored job (version
+    /// incremented). [`StoreError::Conflict`] when the version moved on.
+    async fn update_job(&self, job: &Job, detail: Option<&str>) -> Result<Job, StoreError>;
+
+    /// Takes a lease on up to `claim.limit` jobs that are due and free (or already the
+    /// claimant's), oldest due first, and returns them with their versions incremented.
+    /// On PostgreSQL rows are locked with `FOR UPDATE SKIP LOCKED` so replicas never wait on
+    /// each other or claim the same job.
+    async fn claim_jobs(&self, claim: &Claim) -> Result<Vec<Job>, StoreError>;
+
+    /// Events of a job with a sequence greater than `after`, in order, at most `limit`.
+    async fn list_events(&self, id: JobId, after: u64, limit: u32) -> Result<Vec<JobEvent>, StoreError>;
+
+    /// How many jobs into `destination_region` are in one of `states` (for concurrency caps).
+    async fn count_jobs(&self, destination_region: &str, states: &[JobState]) -> Result<u64, StoreError>;
+
+    /// Checks that the database answers.
+    async fn ping(&self) -> Result<(), StoreError>;
+
+    /// Notifications of new events committed by any process sharing the database, where the
+    /// engine supports it (PostgreSQL LISTEN/NOTIFY); `None` for a single-process store.
+    async fn change_feed(&self) -> Result<Option<ChangeFeed>, StoreError>;
+}

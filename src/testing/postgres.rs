@@ -1,0 +1,1 @@
+//! Fresh PostgreSQL databases for tests: filled in by the store work.
