@@ -1,14 +1,30 @@
 //! amicopy: EC2's CopyImage as a gRPC service that carries every copy to the end.
 //!
 //! A tour, from the outside in:
-//! - [`domain`]: the request, the job and its states; [`domain::CopyRequest::parse`] applies
-//!   EC2's rules, so past it an invalid request cannot exist.
-//! - [`store`]: every accepted copy is a job in PostgreSQL or SQLite; one trait, two engines.
-//! - [`backend`]: EC2 behind one trait, real (aws-sdk-ec2) or simulated.
+//! - [`app`] builds the server (store, backend, listener), serves it with health and
+//!   reflection, and shuts it down in order; [`config`] holds every setting.
+//! - [`api`] implements `amicopy.v1.ImageCopyService`: calls become domain requests and engine
+//!   calls; [`api::error`] is the one place errors become gRPC statuses.
+//! - [`engine`] carries jobs to the end: dispatch within EC2's limits, batched tracking,
+//!   cancellation, leases shared by replicas, live events for watchers.
+//! - [`store`] keeps every job and its events in PostgreSQL or SQLite; one trait, two engines.
+//! - [`backend`] is EC2 behind one trait: real (aws-sdk-ec2) or simulated.
+//! - [`domain`] holds the request, the job and its states; [`domain::CopyRequest::parse`]
+//!   applies EC2's rules, so past it an invalid request cannot exist.
+//! - [`ratelimit`] is the token bucket EC2's request rates are modelled with; [`testing`] starts
+//!   real components (PostgreSQL databases, moto) for tests and benchmarks.
+//!
+//! Dependencies point inward: api → engine → store/backend → domain.
 
+pub mod api;
+pub mod app;
 pub mod backend;
+pub mod config;
 pub mod domain;
+pub mod engine;
+pub mod ratelimit;
 pub mod store;
+pub mod telemetry;
 pub mod testing;
 
 /// The generated amicopy.v1 protobuf and gRPC code.

@@ -1,1 +1,52 @@
-fn main() {}
+//! `amicopyd`: reads its settings, starts logging, and runs the server until SIGINT or SIGTERM.
+
+use std::process::ExitCode;
+
+use amicopy::{app::App, config::Config, telemetry};
+use clap::Parser;
+use tokio_util::sync::CancellationToken;
+use tracing::{error, info};
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let config = Config::parse();
+    telemetry::init(config.log_format);
+    let shutdown = CancellationToken::new();
+    tokio::spawn(cancel_on_signal(shutdown.clone()));
+
+    let app = match App::build(config).await {
+        Ok(app) => app,
+        Err(err) => {
+            error!("{err}");
+            eprintln!("amicopyd: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match app.run(shutdown).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("amicopyd: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Cancels `shutdown` on the first SIGINT or SIGTERM.
+async fn cancel_on_signal(shutdown: CancellationToken) {
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(err) => {
+                error!(%err, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => info!("SIGINT received; shutting down"),
+        () = terminate => info!("SIGTERM received; shutting down"),
+    }
+    shutdown.cancel();
+}

@@ -9,6 +9,9 @@ use chrono::{DateTime, Utc};
 
 use crate::domain::{CopyRequest, Failure, Region, Tag};
 
+pub mod ec2;
+pub mod sim;
+
 /// An EC2 error: its code and message, and whether the same call may succeed later.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{code}: {message}")]

@@ -11,7 +11,9 @@ use futures::stream::BoxStream;
 
 use crate::domain::{CopyRequest, Job, JobEvent, JobId, JobState};
 
+mod connect;
 mod page_token;
+pub use connect::{connect, redact_url};
 
 pub use page_token::PageToken;
 

@@ -1,0 +1,243 @@
+//! Building and running the server: open the store, pick the backend, bind the listener, serve
+//! the API with health and reflection, run the engine, and shut everything down in order.
+
+use std::{net::SocketAddr, sync::Arc, time::Duration};
+
+use futures::StreamExt;
+use tokio::net::TcpListener;
+use tokio_stream::wrappers::TcpListenerStream;
+use tokio_util::sync::CancellationToken;
+use tonic::transport::Server;
+use tonic_health::{ServingStatus, server::HealthReporter};
+use tracing::{info, warn};
+use uuid::Uuid;
+
+use crate::{
+    api::{ImageCopyApi, request_id::RequestIdLayer},
+    backend::{Ec2Backend, ec2::SdkBackend, sim::Simulator},
+    config::{BackendKind, Config},
+    domain::Region,
+    engine::{Engine, hub::EventHub},
+    proto::{self, image_copy_service_server::ImageCopyServiceServer},
+    store::{self, JobStore, StoreError},
+};
+
+/// How often the store is pinged for the health service.
+const HEALTH_CHECK_INTERVAL: Duration = Duration::from_secs(2);
+
+/// The gRPC service name the health service reports on, besides the overall "".
+const SERVICE_NAME: &str = "amicopy.v1.ImageCopyService";
+
+/// Why the server could not start or stopped with an error. Each message is one line that says
+/// what to check.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// A setting is unusable.
+    #[error("invalid setting {setting}: {message}")]
+    Config {
+        /// The flag.
+        setting: &'static str,
+        /// What is wrong.
+        message: String,
+    },
+    /// The job database could not be opened.
+    #[error("cannot open the job database {url}: {source}; check that the database server is running and reachable from here, and that the URL's host, port, user, password and database name are right")]
+    Database {
+        /// The URL, password redacted.
+        url: String,
+        /// The store's error.
+        source: StoreError,
+    },
+    /// The backend could not be set up.
+    #[error("cannot set up the {backend} backend: {message}")]
+    Backend {
+        /// Which backend.
+        backend: &'static str,
+        /// What failed.
+        message: String,
+    },
+    /// The listen address could not be bound.
+    #[error("cannot listen on {address}: {source}; is another process using it?")]
+    Listen {
+        /// The address.
+        address: SocketAddr,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// The server failed while serving.
+    #[error("the gRPC server failed: {0}")]
+    Serve(#[from] tonic::transport::Error),
+}
+
+/// A server ready to run: store open, backend ready, listener bound.
+pub struct App {
+    listener: TcpListener,
+    engine: Arc<Engine>,
+    default_region: Region,
+    watch_poll: Duration,
+    backend_name: &'static str,
+}
+
+impl App {
+    /// Opens the store (running migrations), sets up the backend the configuration names and
+    /// binds the listener. Binding port 0 picks a free port; [`App::local_addr`] tells which.
+    pub async fn build(config: Config) -> Result<Self, AppError> {
+        let backend: Arc<dyn Ec2Backend> = match config.backend {
+            BackendKind::Sim => Arc::new(Simulator::new(config.sim.clone()).map_err(|e| AppError::Backend {
+                backend: "sim",
+                message: e.to_string(),
+            })?),
+            BackendKind::Ec2 => Arc::new(SdkBackend::new(&config.ec2).await),
+        };
+        Self::build_with_backend(config, backend).await
+    }
+
+    /// Like [`App::build`], with a backend the caller made: replicas in one test share one
+    /// simulated EC2 this way.
+    pub async fn build_with_backend(config: Config, backend: Arc<dyn Ec2Backend>) -> Result<Self, AppError> {
+        let default_region = Region::parse(&config.region).map_err(|e| AppError::Config {
+            setting: "--region",
+            message: e.description,
+        })?;
+        let timeout = Duration::try_from_secs_f64(config.database_timeout_seconds).map_err(|e| AppError::Config {
+            setting: "--database-timeout-seconds",
+            message: e.to_string(),
+        })?;
+        let store = store::connect(config.database_url.as_deref(), &config.data_dir, timeout)
+            .await
+            .map_err(|source| AppError::Database {
+                url: match &config.database_url {
+                    Some(url) => store::redact_url(url),
+                    None => format!("sqlite in {}", config.data_dir.display()),
+                },
+                source,
+            })?;
+        let listener = TcpListener::bind(config.listen).await.map_err(|source| AppError::Listen {
+            address: config.listen,
+            source,
+        })?;
+        let replica = format!("amicopyd-{}", Uuid::new_v4().simple());
+        let engine = Engine::new(store, backend, EventHub::new(), config.engine.clone(), &replica);
+        Ok(Self {
+            listener,
+            engine,
+            default_region,
+            watch_poll: Duration::try_from_secs_f64(config.watch_poll_seconds).unwrap_or(Duration::from_secs(5)),
+            backend_name: match config.backend {
+                BackendKind::Sim => "sim",
+                BackendKind::Ec2 => "ec2",
+            },
+        })
+    }
+
+    /// The address the server listens on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener.local_addr().unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)))
+    }
+
+    /// Serves until `shutdown` is cancelled, then ends watch streams, lets in-flight calls
+    /// finish, and stops the engine.
+    pub async fn run(self, shutdown: CancellationToken) -> Result<(), AppError> {
+        let address = self.local_addr();
+        let (health, health_service) = tonic_health::server::health_reporter();
+        set_health(&health, ServingStatus::NotServing).await;
+
+        let mut tasks = tokio::task::JoinSet::new();
+        tasks.spawn(watch_store_health(Arc::clone(self.engine.store()), health.clone(), shutdown.clone()));
+        tasks.spawn(forward_change_feed(Arc::clone(&self.engine), shutdown.clone()));
+        tasks.spawn(Arc::clone(&self.engine).run(shutdown.clone()));
+
+        let reflection_v1 = reflection().build_v1().map_err(reflection_error)?;
+        let reflection_v1alpha = reflection().build_v1alpha().map_err(reflection_error)?;
+        let api = ImageCopyApi::new(Arc::clone(&self.engine), self.default_region.clone(), shutdown.clone(), self.watch_poll);
+
+        info!(%address, backend = self.backend_name, region = %self.default_region, "amicopyd serving");
+        let served = Server::builder()
+            .layer(RequestIdLayer)
+            .add_service(health_service)
+            .add_service(reflection_v1)
+            .add_service(reflection_v1alpha)
+            .add_service(ImageCopyServiceServer::new(api))
+            .serve_with_incoming_shutdown(TcpListenerStream::new(self.listener), shutdown.clone().cancelled_owned())
+            .await;
+        shutdown.cancel();
+        set_health(&health, ServingStatus::NotServing).await;
+        while tasks.join_next().await.is_some() {}
+        info!("amicopyd stopped");
+        Ok(served?)
+    }
+}
+
+fn reflection() -> tonic_reflection::server::Builder<'static> {
+    tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_types::pb::FILE_DESCRIPTOR_SET)
+}
+
+fn reflection_error(error: tonic_reflection::server::Error) -> AppError {
+    AppError::Config {
+        setting: "reflection",
+        message: error.to_string(),
+    }
+}
+
+async fn set_health(health: &HealthReporter, status: ServingStatus) {
+    health.set_service_status("", status).await;
+    health.set_service_status(SERVICE_NAME, status).await;
+}
+
+/// Reports SERVING while the store answers and NOT_SERVING while it does not.
+async fn watch_store_health(store: Arc<dyn JobStore>, health: HealthReporter, shutdown: CancellationToken) {
+    let mut serving = None;
+    loop {
+        let now_serving = match store.ping().await {
+            Ok(()) => true,
+            Err(error) => {
+                if serving != Some(false) {
+                    warn!(%error, "job database unreachable; health is NOT_SERVING");
+                }
+                false
+            }
+        };
+        if serving != Some(now_serving) {
+            if now_serving && serving.is_some() {
+                info!("job database reachable again; health is SERVING");
+            }
+            let status = if now_serving { ServingStatus::Serving } else { ServingStatus::NotServing };
+            set_health(&health, status).await;
+            serving = Some(now_serving);
+        }
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            () = tokio::time::sleep(HEALTH_CHECK_INTERVAL) => {}
+        }
+    }
+}
+
+/// Wakes this process's watchers for events other replicas write (PostgreSQL NOTIFY).
+async fn forward_change_feed(engine: Arc<Engine>, shutdown: CancellationToken) {
+    loop {
+        match engine.store().change_feed().await {
+            Ok(None) => return,
+            Ok(Some(mut feed)) => loop {
+                tokio::select! {
+                    () = shutdown.cancelled() => return,
+                    item = feed.next() => match item {
+                        Some(Ok((job, sequence))) => engine.hub().publish(job, sequence),
+                        Some(Err(error)) => {
+                            warn!(%error, "change feed interrupted; reconnecting");
+                            break;
+                        }
+                        None => break,
+                    },
+                }
+            },
+            Err(error) => warn!(%error, "cannot listen for changes; watchers fall back to polling"),
+        }
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            () = tokio::time::sleep(HEALTH_CHECK_INTERVAL) => {}
+        }
+    }
+}

@@ -1,0 +1,14 @@
+//! TEMP
+#[derive(clap::Args, Debug, Clone)]
+pub struct SimSettings { #[arg(long, default_value_t = 30.0)] pub sim_copy_seconds: f64 }
+pub struct Simulator;
+impl Simulator { pub fn new(_s: SimSettings) -> Result<Self, std::io::Error> { Ok(Self) } }
+#[async_trait::async_trait]
+impl super::Ec2Backend for Simulator {
+    async fn copy_image(&self, _c: &super::StartCopy) -> Result<String, super::BackendError> { unimplemented!() }
+    async fn describe_images(&self, _r: &crate::domain::Region, _i: &[String]) -> Result<Vec<super::ImageStatus>, super::BackendError> { unimplemented!() }
+    async fn find_images_by_name(&self, _r: &crate::domain::Region, _n: &str) -> Result<Vec<super::ImageStatus>, super::BackendError> { unimplemented!() }
+    async fn snapshot_progress(&self, _r: &crate::domain::Region, _s: &[String]) -> Result<Vec<super::SnapshotProgress>, super::BackendError> { unimplemented!() }
+    async fn deregister_image(&self, _r: &crate::domain::Region, _i: &str) -> Result<(), super::BackendError> { unimplemented!() }
+    async fn describe_source_image(&self, _r: &crate::domain::Region, _i: &str) -> Result<Option<super::SourceImage>, super::BackendError> { unimplemented!() }
+}

@@ -1,0 +1,84 @@
+//! Per destination Region admission: EC2's CopyImage request rate (a token bucket) and the cap
+//! on copies in progress.
+
+use std::{
+    collections::HashMap,
+    sync::{Mutex, PoisonError},
+    time::Duration,
+};
+
+use tokio::time::Instant;
+
+use super::EngineSettings;
+use crate::{domain::Region, ratelimit::TokenBucket};
+
+/// The copy limits of every destination Region this replica has dispatched to.
+pub(super) struct RegionLimits {
+    burst: u32,
+    refill_per_second: f64,
+    max_in_progress: u64,
+    /// How long to wait before looking again when the Region is at its concurrency cap.
+    recheck: Duration,
+    buckets: Mutex<HashMap<Region, TokenBucket>>,
+}
+
+impl RegionLimits {
+    pub(super) fn new(settings: &EngineSettings) -> Self {
+        Self {
+            burst: settings.copy_burst,
+            refill_per_second: settings.copy_refill_per_second,
+            max_in_progress: u64::from(settings.max_concurrent_copies),
+            recheck: settings.tick(),
+            buckets: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Admits one more CopyImage call into `region`, which has `in_progress` copies running, or
+    /// says how long to wait before trying again.
+    pub(super) fn try_admit(&self, region: &Region, in_progress: u64) -> Result<(), Duration> {
+        if in_progress >= self.max_in_progress {
+            return Err(self.recheck);
+        }
+        let mut buckets = self.buckets.lock().unwrap_or_else(PoisonError::into_inner);
+        buckets
+            .entry(region.clone())
+            .or_insert_with(|| TokenBucket::new(self.burst, self.refill_per_second))
+            .try_take(Instant::now())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn limits(burst: u32, max: u32) -> RegionLimits {
+        RegionLimits::new(&EngineSettings {
+            copy_burst: burst,
+            copy_refill_per_second: 1.0,
+            max_concurrent_copies: max,
+            ..EngineSettings::fast_for_tests()
+        })
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_burst_is_spent_then_refilled_per_region() {
+        let limits = limits(2, 100);
+        let east = Region::parse("us-east-1").unwrap();
+        let west = Region::parse("us-west-2").unwrap();
+        assert!(limits.try_admit(&east, 0).is_ok());
+        assert!(limits.try_admit(&east, 0).is_ok());
+        let wait = limits.try_admit(&east, 0).unwrap_err();
+        assert!(wait > Duration::ZERO && wait <= Duration::from_secs(1));
+        assert!(limits.try_admit(&west, 0).is_ok());
+        tokio::time::advance(Duration::from_secs(1)).await;
+        assert!(limits.try_admit(&east, 0).is_ok());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_region_at_its_concurrency_cap_admits_nothing() {
+        let limits = limits(100, 3);
+        let east = Region::parse("us-east-1").unwrap();
+        assert!(limits.try_admit(&east, 2).is_ok());
+        assert!(limits.try_admit(&east, 3).is_err());
+    }
+}
