@@ -9,7 +9,7 @@ use crate::{backend::ec2::Ec2Settings, backend::sim::SimSettings, engine::Engine
 
 /// amicopyd: EC2 CopyImage as a gRPC service that carries every copy to the end.
 #[derive(Parser, Debug, Clone)]
-#[command(name = "amicopyd", version, about, long_about = None)]
+#[command(name = "amicopyd", version, about, long_about = None, args_override_self = true)]
 pub struct Config {
     /// Address the gRPC server listens on.
     #[arg(long, env = "AMICOPY_LISTEN", default_value = "127.0.0.1:50051")]

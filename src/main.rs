@@ -18,14 +18,13 @@ async fn main() -> ExitCode {
         Ok(app) => app,
         Err(err) => {
             error!("{err}");
-            eprintln!("amicopyd: {err}");
             return ExitCode::FAILURE;
         }
     };
     match app.run(shutdown).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("amicopyd: {err}");
+            error!("{err}");
             ExitCode::FAILURE
         }
     }

@@ -147,10 +147,21 @@ impl Engine {
         // The copy runs in its own task so that a caller who hangs up cannot interrupt it between
         // EC2's answer and the store's record of it.
         let engine = Arc::clone(self);
-        let started = tokio::spawn(async move { engine.dispatch_inline(job).await });
+        let accepted = job.clone();
+        let started = tokio::spawn(async move { engine.dispatch_inline(accepted).await });
         match started.await {
-            Ok(result) => result,
-            Err(join_error) => Err(EngineError::Store(StoreError::Internal(Box::new(join_error)))),
+            Ok(Ok(job)) => Ok(job),
+            // The job is committed, so the call has succeeded: answering with an error would make
+            // the caller submit it again. The engine takes the job over when the inline lease runs
+            // out, and finds any copy this attempt made by its ClientToken or its name.
+            Ok(Err(error)) => {
+                warn!(job_id = %job.id, %error, "starting the copy inline failed; the engine will carry the job");
+                Ok(job)
+            }
+            Err(join_error) => {
+                warn!(job_id = %job.id, error = %join_error, "inline dispatch task failed; the engine will carry the job");
+                Ok(job)
+            }
         }
     }
 

@@ -3,6 +3,8 @@
 //! fresh PostgreSQL database), the simulator at a fast time factor unless a test says otherwise.
 #![allow(dead_code)]
 
+pub mod proxy;
+
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
 use amicopy::{
