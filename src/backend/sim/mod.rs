@@ -1,7 +1,7 @@
 //! A simulated EC2 that behaves like the real one for everything amicopy does: the default
 //! backend, used by demos, benchmarks and most tests.
 //!
-//! - [`settings`]: every knob (`--sim-*` flags); [`catalogue`]: the source images and KMS keys
+//! - [`settings`]: every knob (`--sim-*` flags); `catalogue`: the source images and KMS keys
 //!   it starts with (`catalogue.json`, or `--sim-catalogue FILE`).
 //! - `clock`: simulated time, `--sim-time-factor` times real (tokio) time.
 //! - `state` and `region`: the Regions, their images, ClientTokens and request-rate buckets;

@@ -52,7 +52,10 @@ async fn every_call_has_its_own_bucket() {
     });
     let west = region("us-west-2");
     let image_id = copy(&sim, input("metered")).await.unwrap();
-    let snapshots = sim.describe_images(&west, &[image_id.clone()]).await.unwrap()[0]
+    let snapshots = sim
+        .describe_images(&west, std::slice::from_ref(&image_id))
+        .await
+        .unwrap()[0]
         .snapshot_ids
         .clone();
     let throttled = |r: Result<(), BackendError>| r.unwrap_err().code == codes::REQUEST_LIMIT_EXCEEDED;
@@ -158,14 +161,20 @@ async fn a_new_image_is_invisible_during_the_visibility_delay() {
     let west = region("us-west-2");
     let image_id = copy(&sim, input("eventually")).await.unwrap();
     assert!(
-        sim.describe_images(&west, &[image_id.clone()])
+        sim.describe_images(&west, std::slice::from_ref(&image_id))
             .await
             .unwrap()
             .is_empty()
     );
     assert!(sim.find_images_by_name(&west, "eventually").await.unwrap().is_empty());
     advance_secs(5.0).await;
-    assert_eq!(sim.describe_images(&west, &[image_id.clone()]).await.unwrap().len(), 1);
+    assert_eq!(
+        sim.describe_images(&west, std::slice::from_ref(&image_id))
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
     assert_eq!(
         sim.find_images_by_name(&west, "eventually").await.unwrap()[0].image_id,
         image_id
