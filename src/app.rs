@@ -41,7 +41,9 @@ pub enum AppError {
         message: String,
     },
     /// The job database could not be opened.
-    #[error("cannot open the job database {url}: {source}; check that the database server is running and reachable from here, and that the URL's host, port, user, password and database name are right")]
+    #[error(
+        "cannot open the job database {url}: {source}; check that the database server is running and reachable from here, and that the URL's host, port, user, password and database name are right"
+    )]
     Database {
         /// The URL, password redacted.
         url: String,
@@ -112,10 +114,12 @@ impl App {
                 },
                 source,
             })?;
-        let listener = TcpListener::bind(config.listen).await.map_err(|source| AppError::Listen {
-            address: config.listen,
-            source,
-        })?;
+        let listener = TcpListener::bind(config.listen)
+            .await
+            .map_err(|source| AppError::Listen {
+                address: config.listen,
+                source,
+            })?;
         let replica = format!("amicopyd-{}", Uuid::new_v4().simple());
         let engine = Engine::new(store, backend, EventHub::new(), config.engine.clone(), &replica);
         Ok(Self {
@@ -132,7 +136,9 @@ impl App {
 
     /// The address the server listens on.
     pub fn local_addr(&self) -> SocketAddr {
-        self.listener.local_addr().unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)))
+        self.listener
+            .local_addr()
+            .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)))
     }
 
     /// Serves until `shutdown` is cancelled, then ends watch streams, lets in-flight calls
@@ -143,13 +149,22 @@ impl App {
         set_health(&health, ServingStatus::NotServing).await;
 
         let mut tasks = tokio::task::JoinSet::new();
-        tasks.spawn(watch_store_health(Arc::clone(self.engine.store()), health.clone(), shutdown.clone()));
+        tasks.spawn(watch_store_health(
+            Arc::clone(self.engine.store()),
+            health.clone(),
+            shutdown.clone(),
+        ));
         tasks.spawn(forward_change_feed(Arc::clone(&self.engine), shutdown.clone()));
         tasks.spawn(Arc::clone(&self.engine).run(shutdown.clone()));
 
         let reflection_v1 = reflection().build_v1().map_err(reflection_error)?;
         let reflection_v1alpha = reflection().build_v1alpha().map_err(reflection_error)?;
-        let api = ImageCopyApi::new(Arc::clone(&self.engine), self.default_region.clone(), shutdown.clone(), self.watch_poll);
+        let api = ImageCopyApi::new(
+            Arc::clone(&self.engine),
+            self.default_region.clone(),
+            shutdown.clone(),
+            self.watch_poll,
+        );
 
         info!(%address, backend = self.backend_name, region = %self.default_region, "amicopyd serving");
         let served = Server::builder()
@@ -158,7 +173,10 @@ impl App {
             .add_service(reflection_v1)
             .add_service(reflection_v1alpha)
             .add_service(ImageCopyServiceServer::new(api))
-            .serve_with_incoming_shutdown(TcpListenerStream::new(self.listener), shutdown.clone().cancelled_owned())
+            .serve_with_incoming_shutdown(
+                TcpListenerStream::new(self.listener),
+                shutdown.clone().cancelled_owned(),
+            )
             .await;
         shutdown.cancel();
         set_health(&health, ServingStatus::NotServing).await;
@@ -204,7 +222,11 @@ async fn watch_store_health(store: Arc<dyn JobStore>, health: HealthReporter, sh
             if now_serving && serving.is_some() {
                 info!("job database reachable again; health is SERVING");
             }
-            let status = if now_serving { ServingStatus::Serving } else { ServingStatus::NotServing };
+            let status = if now_serving {
+                ServingStatus::Serving
+            } else {
+                ServingStatus::NotServing
+            };
             set_health(&health, status).await;
             serving = Some(now_serving);
         }

@@ -43,18 +43,31 @@ async fn an_invalid_request_names_every_problem_at_once() {
         "tag_specifications[0].resource_type",
         "tag_specifications[0].tags[0].key",
     ] {
-        assert!(fields.iter().any(|f| f == expected), "{expected} missing from {fields:?}");
+        assert!(
+            fields.iter().any(|f| f == expected),
+            "{expected} missing from {fields:?}"
+        );
     }
     let info = details.error_info().expect("ErrorInfo");
     assert_eq!(info.domain, "amicopy");
     assert_eq!(info.reason, "InvalidAMIID.Malformed");
-    assert_eq!(info.metadata.get("source_region").map(String::as_str), Some("InvalidRegion"));
+    assert_eq!(
+        info.metadata.get("source_region").map(String::as_str),
+        Some("InvalidRegion")
+    );
     assert!(status.metadata().get("x-request-id").is_some());
 
     let missing = server.copy(proto::CopyImageRequest::default()).await.unwrap_err();
     let info = missing.get_details_error_info().expect("ErrorInfo");
     assert_eq!(info.reason, "MissingParameter");
-    assert_eq!(missing.get_details_bad_request().expect("BadRequest").field_violations.len(), 3);
+    assert_eq!(
+        missing
+            .get_details_bad_request()
+            .expect("BadRequest")
+            .field_violations
+            .len(),
+        3
+    );
 
     let listed = list_all(&mut server).await;
     assert!(listed.is_empty(), "nothing is recorded for invalid requests");
@@ -69,7 +82,10 @@ async fn a_dry_run_answers_dry_run_operation_and_records_nothing() {
     request.dry_run = true;
     let status = server.copy(request).await.unwrap_err();
     assert_eq!(status.code(), Code::FailedPrecondition);
-    assert_eq!(status.get_details_error_info().expect("ErrorInfo").reason, "DryRunOperation");
+    assert_eq!(
+        status.get_details_error_info().expect("ErrorInfo").reason,
+        "DryRunOperation"
+    );
 
     let mut invalid = copy_request("x");
     invalid.dry_run = true;
@@ -85,14 +101,22 @@ async fn a_dry_run_answers_dry_run_operation_and_records_nothing() {
 async fn the_request_id_is_returned_and_a_callers_own_is_honoured() {
     let (mut server, storage) = start(Engine::Sqlite, &[]).await;
     let response = server.client.copy_image(copy_request("request-id-copy")).await.unwrap();
-    let header = response.metadata().get("x-request-id").unwrap().to_str().unwrap().to_owned();
+    let header = response
+        .metadata()
+        .get("x-request-id")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_owned();
     assert_eq!(response.get_ref().request_id, header);
     assert!(uuid::Uuid::parse_str(&header).is_ok());
 
     let mut request = Request::new(proto::GetCopyJobRequest {
         job_id: response.get_ref().job_id.clone(),
     });
-    request.metadata_mut().insert("x-request-id", "caller-chosen-42".parse().unwrap());
+    request
+        .metadata_mut()
+        .insert("x-request-id", "caller-chosen-42".parse().unwrap());
     let answered = server.client.get_copy_job(request).await.unwrap();
     assert_eq!(answered.metadata().get("x-request-id").unwrap(), "caller-chosen-42");
     server.stop().await;
@@ -104,16 +128,23 @@ async fn job_calls_reject_malformed_ids_and_unknown_jobs() {
     let (mut server, storage) = start(Engine::Sqlite, &[]).await;
     let malformed = server
         .client
-        .get_copy_job(proto::GetCopyJobRequest { job_id: "not-a-uuid".to_owned() })
+        .get_copy_job(proto::GetCopyJobRequest {
+            job_id: "not-a-uuid".to_owned(),
+        })
         .await
         .unwrap_err();
     assert_eq!(malformed.code(), Code::InvalidArgument);
-    assert_eq!(malformed.get_details_bad_request().unwrap().field_violations[0].field, "job_id");
+    assert_eq!(
+        malformed.get_details_bad_request().unwrap().field_violations[0].field,
+        "job_id"
+    );
 
     let unknown = uuid::Uuid::new_v4().to_string();
     let missing = server
         .client
-        .cancel_copy_job(proto::CancelCopyJobRequest { job_id: unknown.clone() })
+        .cancel_copy_job(proto::CancelCopyJobRequest {
+            job_id: unknown.clone(),
+        })
         .await
         .unwrap_err();
     assert_eq!(missing.code(), Code::NotFound);

@@ -46,12 +46,23 @@ async fn a_copy_streams_from_queued_to_available_with_progress(engine: Engine) {
 
     let events = server.watch_to_end(&response.job_id).await;
     let sequences: Vec<u64> = events.iter().map(|e| e.sequence).collect();
-    assert_eq!(sequences, (1..=events.len() as u64).collect::<Vec<_>>(), "no gaps, no duplicates");
+    assert_eq!(
+        sequences,
+        (1..=events.len() as u64).collect::<Vec<_>>(),
+        "no gaps, no duplicates"
+    );
     assert_eq!(events[0].state, CopyJobState::Queued as i32);
-    assert!(events.iter().any(|e| e.state == CopyJobState::Copying as i32 && e.image_id == response.image_id));
+    assert!(
+        events
+            .iter()
+            .any(|e| e.state == CopyJobState::Copying as i32 && e.image_id == response.image_id)
+    );
     let progress: Vec<u32> = events.iter().filter_map(|e| e.progress_percent).collect();
     assert!(progress.len() >= 2, "progress was reported: {events:?}");
-    assert!(progress.windows(2).all(|w| w[0] <= w[1]), "progress never goes back: {progress:?}");
+    assert!(
+        progress.windows(2).all(|w| w[0] <= w[1]),
+        "progress never goes back: {progress:?}"
+    );
     let last = events.last().unwrap();
     assert_eq!(last.state, CopyJobState::Available as i32);
     assert_eq!(last.progress_percent, Some(100));
@@ -72,7 +83,11 @@ async fn a_missing_kms_key_fails_the_copy_with_ec2s_reason(engine: Engine) {
     request.encrypted = Some(true);
     request.kms_key_id = "alias/no-such-key".to_owned();
     let response = server.copy(request).await.unwrap();
-    assert_eq!(response.state, CopyJobState::Copying as i32, "EC2 accepts a well-formed key");
+    assert_eq!(
+        response.state,
+        CopyJobState::Copying as i32,
+        "EC2 accepts a well-formed key"
+    );
     let job = server.wait_terminal(&response.job_id).await;
     assert_eq!(state(&job), CopyJobState::Failed);
     assert!(job.failure_code.contains("KMS"), "{job:?}");
@@ -104,7 +119,9 @@ async fn a_queued_job_is_cancelled_at_once(engine: Engine) {
     assert!(response.image_id.is_empty());
     let cancelled = server
         .client
-        .cancel_copy_job(proto::CancelCopyJobRequest { job_id: response.job_id.clone() })
+        .cancel_copy_job(proto::CancelCopyJobRequest {
+            job_id: response.job_id.clone(),
+        })
         .await
         .unwrap()
         .into_inner()
@@ -113,7 +130,9 @@ async fn a_queued_job_is_cancelled_at_once(engine: Engine) {
     assert_eq!(state(&cancelled), CopyJobState::Cancelled);
     let again = server
         .client
-        .cancel_copy_job(proto::CancelCopyJobRequest { job_id: response.job_id.clone() })
+        .cancel_copy_job(proto::CancelCopyJobRequest {
+            job_id: response.job_id.clone(),
+        })
         .await
         .unwrap_err();
     assert_eq!(again.code(), Code::FailedPrecondition);
@@ -130,7 +149,9 @@ async fn a_copying_job_is_cancelled_by_deregistering_its_image(engine: Engine) {
     assert_eq!(response.state, CopyJobState::Copying as i32);
     let cancelling = server
         .client
-        .cancel_copy_job(proto::CancelCopyJobRequest { job_id: response.job_id.clone() })
+        .cancel_copy_job(proto::CancelCopyJobRequest {
+            job_id: response.job_id.clone(),
+        })
         .await
         .unwrap()
         .into_inner()
@@ -184,7 +205,14 @@ async fn a_client_token_makes_retries_safe(engine: Engine) {
 async fn every_job_finishes_despite_frequent_throttling(engine: Engine) {
     let (mut server, storage) = start(
         engine,
-        &["--sim-transient-error-rate", "0.3", "--sim-seed", "7", "--max-attempts", "30"],
+        &[
+            "--sim-transient-error-rate",
+            "0.3",
+            "--sim-seed",
+            "7",
+            "--max-attempts",
+            "30",
+        ],
     )
     .await;
     let mut job_ids = Vec::new();

@@ -23,9 +23,14 @@ async fn two_replicas_share_the_work_and_each_others_events() {
 
     // Replica A does all background work; replica B only serves calls (it claims nothing) and
     // polls its watch streams so rarely that only a NOTIFY from A can end them in time.
-    let mut a = storage.start(&["--sim-copy-seconds", "40"], Some(Arc::clone(&shared))).await;
+    let mut a = storage
+        .start(&["--sim-copy-seconds", "40"], Some(Arc::clone(&shared)))
+        .await;
     let mut b = storage
-        .start(&["--track-page-size", "0", "--watch-poll-seconds", "3600"], Some(Arc::clone(&shared)))
+        .start(
+            &["--track-page-size", "0", "--watch-poll-seconds", "3600"],
+            Some(Arc::clone(&shared)),
+        )
         .await;
 
     let mut jobs = Vec::new();
@@ -35,11 +40,19 @@ async fn two_replicas_share_the_work_and_each_others_events() {
     }
     for response in &jobs {
         let events = b.watch_to_end(&response.job_id).await;
-        assert_eq!(events.last().unwrap().state, CopyJobState::Available as i32, "{events:?}");
+        assert_eq!(
+            events.last().unwrap().state,
+            CopyJobState::Available as i32,
+            "{events:?}"
+        );
         let on_a = a.job(&response.job_id).await;
         assert_eq!(on_a.image_id, response.image_id, "both replicas see one job");
     }
-    assert_eq!(simulator.copy_calls(), jobs.len() as u64, "each job was copied exactly once");
+    assert_eq!(
+        simulator.copies_started(),
+        jobs.len() as u64,
+        "each job was copied exactly once"
+    );
 
     a.stop().await;
     b.stop().await;

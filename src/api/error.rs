@@ -81,7 +81,9 @@ fn invalid_request(invalid: &InvalidRequest) -> Status {
     let mut metadata = HashMap::new();
     for violation in &invalid.violations {
         details.add_bad_request_violation(violation.field.clone(), violation.description.clone());
-        metadata.entry(violation.field.clone()).or_insert_with(|| violation.code.to_owned());
+        metadata
+            .entry(violation.field.clone())
+            .or_insert_with(|| violation.code.to_owned());
     }
     details.set_error_info(invalid.reason(), ERROR_DOMAIN, metadata);
     Status::with_error_details(Code::InvalidArgument, invalid.summary(), details)

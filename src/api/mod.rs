@@ -94,7 +94,9 @@ fn list_query(request: proto::ListCopyJobsRequest) -> Result<ListQuery, ApiError
         .map(|&value| {
             convert::state_from_wire(value).ok_or_else(|| ApiError::BadArgument {
                 field: "states",
-                description: format!("{value} is not a job state: use COPY_JOB_STATE_QUEUED, COPY_JOB_STATE_COPYING, ..."),
+                description: format!(
+                    "{value} is not a job state: use COPY_JOB_STATE_QUEUED, COPY_JOB_STATE_COPYING, ..."
+                ),
             })
         })
         .collect::<Result<Vec<JobState>, _>>()?;
@@ -147,7 +149,12 @@ impl ImageCopyService for ImageCopyApi {
         request: Request<proto::GetCopyJobRequest>,
     ) -> Result<Response<proto::GetCopyJobResponse>, Status> {
         let id = parse_job_id(&request.get_ref().job_id)?;
-        let job = self.engine.store().get_job(DEFAULT_TENANT, id).await.map_err(ApiError::from)?;
+        let job = self
+            .engine
+            .store()
+            .get_job(DEFAULT_TENANT, id)
+            .await
+            .map_err(ApiError::from)?;
         Ok(Response::new(proto::GetCopyJobResponse {
             job: Some(convert::copy_job(&job)),
         }))
@@ -174,7 +181,11 @@ impl ImageCopyService for ImageCopyApi {
         let request = request.into_inner();
         let id = parse_job_id(&request.job_id)?;
         // Only jobs the caller may see can be watched.
-        self.engine.store().get_job(DEFAULT_TENANT, id).await.map_err(ApiError::from)?;
+        self.engine
+            .store()
+            .get_job(DEFAULT_TENANT, id)
+            .await
+            .map_err(ApiError::from)?;
         let stream = watch::watch_job(
             Arc::clone(&self.engine),
             id,

@@ -98,7 +98,10 @@ where
                     .and_then(|v| v.to_str().ok())
                     .unwrap_or("0")
                     .to_owned();
-                debug!(elapsed_ms = started.elapsed().as_millis() as u64, grpc_status, "call answered");
+                debug!(
+                    elapsed_ms = started.elapsed().as_millis() as u64,
+                    grpc_status, "call answered"
+                );
                 Ok(response)
             }
             .instrument(span),

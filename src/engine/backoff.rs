@@ -25,7 +25,10 @@ mod tests {
             let expected = (base * 2u32.pow(attempt - 1)).min(max);
             for _ in 0..50 {
                 let delay = retry_delay(attempt, base, max);
-                assert!(delay <= expected && delay >= expected / 2, "attempt {attempt}: {delay:?}");
+                assert!(
+                    delay <= expected && delay >= expected / 2,
+                    "attempt {attempt}: {delay:?}"
+                );
             }
         }
         assert!(retry_delay(u32::MAX, base, max) <= max);

@@ -69,7 +69,10 @@ impl Engine {
             .await?;
         let mut by_region: BTreeMap<Region, Vec<Job>> = BTreeMap::new();
         for job in claimed {
-            by_region.entry(job.request.destination_region.clone()).or_default().push(job);
+            by_region
+                .entry(job.request.destination_region.clone())
+                .or_default()
+                .push(job);
         }
 
         let mut report = TickReport::default();
@@ -92,14 +95,19 @@ impl Engine {
             }
         }
 
-        let outcomes: Vec<Result<(Job, Started), StoreError>> =
-            stream::iter(admitted).map(|job| self.start(job)).buffer_unordered(PARALLEL_STARTS).collect().await;
+        let outcomes: Vec<Result<(Job, Started), StoreError>> = stream::iter(admitted)
+            .map(|job| self.start(job))
+            .buffer_unordered(PARALLEL_STARTS)
+            .collect()
+            .await;
         for outcome in outcomes {
             match outcome {
                 Ok((_, Started::Copying)) => report.started += 1,
                 Ok((_, Started::Ended)) => report.finished += 1,
                 Ok((_, Started::Waiting)) => {}
-                Err(StoreError::Conflict(id)) => info!(job_id = %id, "job changed while starting; left to its new owner"),
+                Err(StoreError::Conflict(id)) => {
+                    info!(job_id = %id, "job changed while starting; left to its new owner")
+                }
                 Err(error) => return Err(error.into()),
             }
         }
@@ -117,7 +125,8 @@ impl Engine {
         if job.attempts > 0 && outcome_may_be_unknown(&job) {
             match self.find_earlier_copy(&job).await {
                 Ok(Some(image_id)) => {
-                    let detail = format!("adopted {image_id}, found by name after an attempt whose outcome was unknown");
+                    let detail =
+                        format!("adopted {image_id}, found by name after an attempt whose outcome was unknown");
                     return self.record_copying(job, image_id, &detail).await;
                 }
                 Ok(None) => {}
@@ -204,17 +213,33 @@ impl Engine {
         let (detail, started) = if error.code == codes::RESOURCE_LIMIT_EXCEEDED {
             let wait = retry_delay(next.attempts, self.settings.retry_base(), self.settings.retry_max());
             next.next_attempt_at = after(now(), wait);
-            (format!("waiting: EC2 has too many copies in progress in {} ({error})", next.request.destination_region), Started::Waiting)
+            (
+                format!(
+                    "waiting: EC2 has too many copies in progress in {} ({error})",
+                    next.request.destination_region
+                ),
+                Started::Waiting,
+            )
         } else if !error.retryable {
             next.state = JobState::Failed;
             (format!("copy refused: {error}"), Started::Ended)
         } else if next.attempts >= self.settings.max_attempts {
             next.state = JobState::Failed;
-            (format!("gave up after {} attempts: {error}", next.attempts), Started::Ended)
+            (
+                format!("gave up after {} attempts: {error}", next.attempts),
+                Started::Ended,
+            )
         } else {
             let wait = retry_delay(next.attempts, self.settings.retry_base(), self.settings.retry_max());
             next.next_attempt_at = after(now(), wait);
-            (format!("attempt {} failed: {error}; retrying in {:.1}s", next.attempts, wait.as_secs_f64()), Started::Waiting)
+            (
+                format!(
+                    "attempt {} failed: {error}; retrying in {:.1}s",
+                    next.attempts,
+                    wait.as_secs_f64()
+                ),
+                Started::Waiting,
+            )
         };
         if next.state == JobState::Failed {
             info!(job_id = %next.id, code = %error.code, "copy failed");

@@ -112,9 +112,17 @@ mod tests {
         let mut second = hub.subscribe(job);
         let mut other = hub.subscribe(JobId::new());
         hub.publish(job, 3);
-        tokio::time::timeout(Duration::from_secs(5), first.changed()).await.unwrap();
-        tokio::time::timeout(Duration::from_secs(5), second.changed()).await.unwrap();
-        assert!(tokio::time::timeout(Duration::from_millis(50), other.changed()).await.is_err());
+        tokio::time::timeout(Duration::from_secs(5), first.changed())
+            .await
+            .unwrap();
+        tokio::time::timeout(Duration::from_secs(5), second.changed())
+            .await
+            .unwrap();
+        assert!(
+            tokio::time::timeout(Duration::from_millis(50), other.changed())
+                .await
+                .is_err()
+        );
     }
 
     #[tokio::test]
@@ -125,7 +133,11 @@ mod tests {
         hub.publish(job, 5);
         watcher.changed().await;
         hub.publish(job, 4);
-        assert!(tokio::time::timeout(Duration::from_millis(50), watcher.changed()).await.is_err());
+        assert!(
+            tokio::time::timeout(Duration::from_millis(50), watcher.changed())
+                .await
+                .is_err()
+        );
     }
 
     #[test]

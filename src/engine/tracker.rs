@@ -44,7 +44,10 @@ impl Engine {
                     report.finished += 1;
                 }
             } else {
-                copying.entry(job.request.destination_region.clone()).or_default().push(job);
+                copying
+                    .entry(job.request.destination_region.clone())
+                    .or_default()
+                    .push(job);
             }
         }
         for (region, jobs) in copying {
@@ -64,8 +67,10 @@ impl Engine {
                 return Ok(0);
             }
         };
-        let images: HashMap<String, ImageStatus> =
-            images.into_iter().map(|image| (image.image_id.clone(), image)).collect();
+        let images: HashMap<String, ImageStatus> = images
+            .into_iter()
+            .map(|image| (image.image_id.clone(), image))
+            .collect();
         let progress = self.progress_of(region, images.values()).await;
 
         let mut ended = 0;
@@ -102,7 +107,12 @@ impl Engine {
         match self.backend.snapshot_progress(region, &snapshot_ids).await {
             Ok(snapshots) => snapshots
                 .into_iter()
-                .filter_map(|SnapshotProgress { snapshot_id, progress_percent }| progress_percent.map(|p| (snapshot_id, p)))
+                .filter_map(
+                    |SnapshotProgress {
+                         snapshot_id,
+                         progress_percent,
+                     }| progress_percent.map(|p| (snapshot_id, p)),
+                )
                 .collect(),
             Err(error) => {
                 warn!(%region, %error, "reading snapshot progress failed");
@@ -128,7 +138,9 @@ impl Engine {
         let detail = match image_id {
             Some(image_id) => match self.backend.deregister_image(&region, &image_id).await {
                 Ok(()) => format!("deregistered {image_id}; copy stopped"),
-                Err(error) if !error.retryable => format!("{image_id} could not be deregistered ({error}); nothing left to stop"),
+                Err(error) if !error.retryable => {
+                    format!("{image_id} could not be deregistered ({error}); nothing left to stop")
+                }
                 Err(error) => {
                     warn!(job_id = %job.id, %error, "deregistering failed; will retry");
                     return Ok(false);
@@ -161,9 +173,16 @@ fn judge(job: Job, image: Option<&ImageStatus>, progress: &HashMap<String, u8>, 
         next.state = JobState::Failed;
         next.failure = Some(Failure::new(
             codes::INVALID_AMI_ID_NOT_FOUND,
-            format!("{image_id} was not found in {} for {}s", next.request.destination_region, missing_for.as_secs()),
+            format!(
+                "{image_id} was not found in {} for {}s",
+                next.request.destination_region,
+                missing_for.as_secs()
+            ),
         ));
-        return Verdict::Changed(Box::new(next), format!("copy lost: {image_id} is not in the destination Region"));
+        return Verdict::Changed(
+            Box::new(next),
+            format!("copy lost: {image_id} is not in the destination Region"),
+        );
     };
     match &image.state {
         ImageState::Pending => {
@@ -190,10 +209,12 @@ fn judge(job: Job, image: Option<&ImageStatus>, progress: &HashMap<String, u8>, 
             Verdict::Changed(Box::new(next), format!("{image_id} is available"))
         }
         ImageState::Failed => {
-            let reason = image
-                .state_reason
-                .clone()
-                .unwrap_or_else(|| Failure::new("Server.InternalError", "EC2 reported the image as failed without a reason"));
+            let reason = image.state_reason.clone().unwrap_or_else(|| {
+                Failure::new(
+                    "Server.InternalError",
+                    "EC2 reported the image as failed without a reason",
+                )
+            });
             let detail = format!("copy failed: {}: {}", reason.code, reason.message);
             next.state = JobState::Failed;
             next.failure = Some(reason);

@@ -79,7 +79,9 @@ impl TestStorage {
         init_logging();
         let database = match engine {
             Engine::Sqlite => None,
-            Engine::Postgres => Some(Arc::new(TestDatabase::create().await.expect("a fresh PostgreSQL database"))),
+            Engine::Postgres => Some(Arc::new(
+                TestDatabase::create().await.expect("a fresh PostgreSQL database"),
+            )),
         };
         Self {
             data_dir: Arc::new(tempfile::tempdir().expect("temp dir")),
@@ -119,7 +121,9 @@ impl TestStorage {
             let shutdown = shutdown.clone();
             async move { app.run(shutdown).await.expect("server runs") }
         });
-        let client = ImageCopyServiceClient::connect(format!("http://{addr}")).await.expect("client connects");
+        let client = ImageCopyServiceClient::connect(format!("http://{addr}"))
+            .await
+            .expect("client connects");
         TestServer {
             addr,
             client,
@@ -163,7 +167,9 @@ impl TestServer {
     /// The job as stored now.
     pub async fn job(&mut self, job_id: &str) -> proto::CopyJob {
         self.client
-            .get_copy_job(proto::GetCopyJobRequest { job_id: job_id.to_owned() })
+            .get_copy_job(proto::GetCopyJobRequest {
+                job_id: job_id.to_owned(),
+            })
             .await
             .expect("job exists")
             .into_inner()
@@ -179,7 +185,10 @@ impl TestServer {
             if done(&job) {
                 return job;
             }
-            assert!(tokio::time::Instant::now() < deadline, "job {job_id} never got there; last seen {job:?}");
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "job {job_id} never got there; last seen {job:?}"
+            );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
@@ -206,7 +215,9 @@ impl TestServer {
                 events.push(message.expect("stream item").event.expect("event"));
             }
         };
-        tokio::time::timeout(JOB_DEADLINE, collect).await.expect("watch ends in time");
+        tokio::time::timeout(JOB_DEADLINE, collect)
+            .await
+            .expect("watch ends in time");
         events
     }
 }
@@ -235,6 +246,9 @@ pub fn copy_request(name: &str) -> proto::CopyImageRequest {
 /// Test logs only when TEST_LOG is set.
 pub fn init_logging() {
     if std::env::var_os("TEST_LOG").is_some() {
-        let _ = tracing_subscriber::fmt().with_env_filter("info,amicopy=debug").with_test_writer().try_init();
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter("info,amicopy=debug")
+            .with_test_writer()
+            .try_init();
     }
 }
