@@ -180,10 +180,11 @@ pub type ChangeFeed = BoxStream<'static, Result<(JobId, u64), StoreError>>;
 /// The job store. Every method is one transaction; nothing acknowledged is ever lost.
 #[async_trait]
 pub trait JobStore: Send + Sync + 'static {
-    /// Records a new job and its first event (state QUEUED). With a client token, an earlier job
-    /// with the same tenant, destination Region and token is returned instead when its request
-    /// has the same fingerprint, and [`StoreError::IdempotentParameterMismatch`] when not. Holds
-    /// under concurrent calls from any number of processes (enforced by a unique index).
+    /// Records a new job and its first event (state QUEUED, version 1, no attempts, due at
+    /// `new.now`, leased as `new.lease` says). With a client token, an earlier job with the same
+    /// tenant, destination Region and token is returned instead when its request has the same
+    /// fingerprint, and [`StoreError::IdempotentParameterMismatch`] when not. Holds under
+    /// concurrent calls from any number of processes (enforced by a unique index).
     async fn create_job(&self, new: NewJob) -> Result<Created, StoreError>;
 
     /// One job of one tenant.
@@ -198,16 +199,20 @@ pub trait JobStore: Send + Sync + 'static {
     /// Writes `job`'s mutable fields (state, image id, failure, progress, attempts,
     /// next attempt, lease) if the stored version is still `job.version`, and appends an event
     /// with `detail` when one is given; one transaction. Returns the stored job (version
-    /// incremented). [`StoreError::Conflict`] when the version moved on.
+    /// incremented, `updated_at` now, the event's sequence in `last_event_sequence`).
+    /// [`StoreError::Conflict`] when the version moved on, [`StoreError::NotFound`] when there is
+    /// no such job.
     async fn update_job(&self, job: &Job, detail: Option<&str>) -> Result<Job, StoreError>;
 
     /// Takes a lease on up to `claim.limit` jobs that are due and free (or already the
-    /// claimant's), oldest due first, and returns them with their versions incremented.
+    /// claimant's), oldest due first, and returns them with their versions incremented (a claim
+    /// is not a change users see: `updated_at` stays). A limit of 0 claims nothing.
     /// On PostgreSQL rows are locked with `FOR UPDATE SKIP LOCKED` so replicas never wait on
     /// each other or claim the same job.
     async fn claim_jobs(&self, claim: &Claim) -> Result<Vec<Job>, StoreError>;
 
-    /// Events of a job with a sequence greater than `after`, in order, at most `limit`.
+    /// Events of a job with a sequence greater than `after`, in order, at most `limit`; none for
+    /// a job that does not exist.
     async fn list_events(&self, id: JobId, after: u64, limit: u32) -> Result<Vec<JobEvent>, StoreError>;
 
     /// How many jobs into `destination_region` are in one of `states` (for concurrency caps).
