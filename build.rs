@@ -10,6 +10,8 @@ const PROTOS: &[&str] = &["proto/amicopy/v1/image_copy.proto"];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("cargo:rerun-if-changed=proto");
+    // sqlx::migrate! embeds the migrations; rebuild when they change.
+    println!("cargo:rerun-if-changed=migrations");
     let descriptors = protox::compile(PROTOS, ["proto"])?;
     let out_dir = PathBuf::from(env::var("OUT_DIR")?);
     std::fs::write(out_dir.join("amicopy_descriptor.bin"), descriptors.encode_to_vec())?;

@@ -13,6 +13,11 @@ use crate::domain::{CopyRequest, Job, JobEvent, JobId, JobState};
 
 mod connect;
 mod page_token;
+pub mod postgres;
+mod rows;
+mod sql;
+pub mod sqlite;
+
 pub use connect::{connect, redact_url};
 
 pub use page_token::PageToken;
@@ -46,7 +51,9 @@ pub enum StoreError {
 }
 
 impl StoreError {
-    /// Sorts a sqlx error into unavailable (connection trouble) or internal.
+    /// Sorts a sqlx error into unavailable (connection trouble, a database too busy to answer
+    /// in time) or internal. A missing row is internal here: the store's methods turn the cases
+    /// where a row may rightly be missing into [`StoreError::NotFound`] themselves.
     pub fn from_sqlx(error: sqlx::Error) -> Self {
         match error {
             sqlx::Error::Io(_)
@@ -54,15 +61,33 @@ impl StoreError {
             | sqlx::Error::PoolTimedOut
             | sqlx::Error::PoolClosed
             | sqlx::Error::WorkerCrashed => Self::Unavailable(error),
-            sqlx::Error::Database(ref db) if is_unavailable_sqlstate(db.code().as_deref()) => Self::Unavailable(error),
+            sqlx::Error::Database(ref db) if is_unavailable(db.as_ref()) => Self::Unavailable(error),
+            other => Self::Internal(Box::new(other)),
+        }
+    }
+
+    /// Sorts a migration failure: a database that cannot be reached is unavailable; anything
+    /// else (a failing or changed migration, a schema newer than this build) is internal.
+    pub fn from_migrate(error: sqlx::migrate::MigrateError) -> Self {
+        match error {
+            sqlx::migrate::MigrateError::Execute(error) => Self::from_sqlx(error),
             other => Self::Internal(Box::new(other)),
         }
     }
 }
 
-/// SQLSTATE classes that mean "the server is going away or cannot serve now":
-/// 08 connection exception, 57P0x admin/crash shutdown, 53 insufficient resources.
-fn is_unavailable_sqlstate(code: Option<&str>) -> bool {
+/// Whether a database error means "cannot serve now" rather than "this statement is wrong".
+/// PostgreSQL SQLSTATE classes: 08 connection exception, 57P0x admin/crash shutdown, 53
+/// insufficient resources. SQLite primary result codes: 5 SQLITE_BUSY and 6 SQLITE_LOCKED, left
+/// when the busy timeout ran out.
+fn is_unavailable(error: &dyn sqlx::error::DatabaseError) -> bool {
+    let code = error.code();
+    let code = code.as_deref();
+    if error.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() {
+        return code
+            .and_then(|c| c.parse::<i32>().ok())
+            .is_some_and(|c| matches!(c & 0xff, 5 | 6));
+    }
     code.is_some_and(|c| c.starts_with("08") || c.starts_with("57P0") || c.starts_with("53"))
 }
 
@@ -155,10 +180,11 @@ pub type ChangeFeed = BoxStream<'static, Result<(JobId, u64), StoreError>>;
 /// The job store. Every method is one transaction; nothing acknowledged is ever lost.
 #[async_trait]
 pub trait JobStore: Send + Sync + 'static {
-    /// Records a new job and its first event (state QUEUED). With a client token, an earlier job
-    /// with the same tenant, destination Region and token is returned instead when its request
-    /// has the same fingerprint, and [`StoreError::IdempotentParameterMismatch`] when not. Holds
-    /// under concurrent calls from any number of processes (enforced by a unique index).
+    /// Records a new job and its first event (state QUEUED, version 1, no attempts, due at
+    /// `new.now`, leased as `new.lease` says). With a client token, an earlier job with the same
+    /// tenant, destination Region and token is returned instead when its request has the same
+    /// fingerprint, and [`StoreError::IdempotentParameterMismatch`] when not. Holds under
+    /// concurrent calls from any number of processes (enforced by a unique index).
     async fn create_job(&self, new: NewJob) -> Result<Created, StoreError>;
 
     /// One job of one tenant.
@@ -173,16 +199,20 @@ pub trait JobStore: Send + Sync + 'static {
     /// Writes `job`'s mutable fields (state, image id, failure, progress, attempts,
     /// next attempt, lease) if the stored version is still `job.version`, and appends an event
     /// with `detail` when one is given; one transaction. Returns the stored job (version
-    /// incremented). [`StoreError::Conflict`] when the version moved on.
+    /// incremented, `updated_at` now, the event's sequence in `last_event_sequence`).
+    /// [`StoreError::Conflict`] when the version moved on, [`StoreError::NotFound`] when there is
+    /// no such job.
     async fn update_job(&self, job: &Job, detail: Option<&str>) -> Result<Job, StoreError>;
 
     /// Takes a lease on up to `claim.limit` jobs that are due and free (or already the
-    /// claimant's), oldest due first, and returns them with their versions incremented.
+    /// claimant's), oldest due first, and returns them with their versions incremented (a claim
+    /// is not a change users see: `updated_at` stays). A limit of 0 claims nothing.
     /// On PostgreSQL rows are locked with `FOR UPDATE SKIP LOCKED` so replicas never wait on
     /// each other or claim the same job.
     async fn claim_jobs(&self, claim: &Claim) -> Result<Vec<Job>, StoreError>;
 
-    /// Events of a job with a sequence greater than `after`, in order, at most `limit`.
+    /// Events of a job with a sequence greater than `after`, in order, at most `limit`; none for
+    /// a job that does not exist.
     async fn list_events(&self, id: JobId, after: u64, limit: u32) -> Result<Vec<JobEvent>, StoreError>;
 
     /// How many jobs into `destination_region` are in one of `states` (for concurrency caps).
