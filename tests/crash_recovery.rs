@@ -39,12 +39,23 @@ fn free_port() -> u16 {
 
 /// Starts amicopyd against `moto` and `database_url`, pacing dispatch so a batch takes seconds.
 fn spawn_amicopyd(port: u16, database_url: &str, moto: &MotoServer) -> Child {
-    let logs = if std::env::var_os("TEST_LOG").is_some() { Stdio::inherit() } else { Stdio::null() };
+    let logs = if std::env::var_os("TEST_LOG").is_some() {
+        Stdio::inherit()
+    } else {
+        Stdio::null()
+    };
     Command::new(env!("CARGO_BIN_EXE_amicopyd"))
         .args(["--listen", &format!("127.0.0.1:{port}")])
         .args(["--database-url", database_url])
         .args(["--backend", "ec2", "--ec2-endpoint-url", &moto.endpoint_url()])
-        .args(["--region", "us-west-2", "--tick-seconds", "0.05", "--lease-seconds", "2"])
+        .args([
+            "--region",
+            "us-west-2",
+            "--tick-seconds",
+            "0.05",
+            "--lease-seconds",
+            "2",
+        ])
         .args(["--copy-burst", "4", "--copy-refill-per-second", "8"])
         .args(["--retry-base-seconds", "0.05", "--retry-max-seconds", "0.5"])
         .env("AWS_ACCESS_KEY_ID", "testing")
@@ -65,7 +76,10 @@ async fn connect(port: u16) -> ImageCopyServiceClient<Channel> {
         if let Ok(client) = ImageCopyServiceClient::connect(format!("http://127.0.0.1:{port}")).await {
             return client;
         }
-        assert!(tokio::time::Instant::now() < deadline, "amicopyd never listened on {port}");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "amicopyd never listened on {port}"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
@@ -131,13 +145,19 @@ async fn a_sigkill_in_the_middle_of_a_batch_loses_no_job_and_copies_none_twice()
         if jobs.iter().all(|job| is_terminal(job.state)) {
             break jobs;
         }
-        assert!(tokio::time::Instant::now() < deadline, "jobs never all ended: {jobs:#?}");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "jobs never all ended: {jobs:#?}"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
 
     let by_id: HashMap<&str, &proto::CopyJob> = jobs.iter().map(|job| (job.job_id.as_str(), job)).collect();
     for job_id in &acknowledged {
-        assert!(by_id.contains_key(job_id.as_str()), "acknowledged job {job_id} was lost");
+        assert!(
+            by_id.contains_key(job_id.as_str()),
+            "acknowledged job {job_id} was lost"
+        );
     }
     let destination = Region::parse("us-west-2").expect("region");
     let mut names = HashMap::new();
@@ -149,7 +169,10 @@ async fn a_sigkill_in_the_middle_of_a_batch_loses_no_job_and_copies_none_twice()
         let ids: Vec<&str> = images.iter().map(|image| image.image_id.as_str()).collect();
         assert_eq!(ids, vec![job.image_id.as_str()], "exactly one AMI for {name}");
     }
-    assert!(names.values().all(|&count| count == 1), "one job per submitted copy: {names:?}");
+    assert!(
+        names.values().all(|&count| count == 1),
+        "one job per submitted copy: {names:?}"
+    );
 
     second.start_kill().expect("stop");
     second.wait().await.expect("reaped");

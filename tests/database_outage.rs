@@ -22,7 +22,9 @@ async fn through_proxy(url: &str) -> (SocketAddr, impl Fn(SocketAddr) -> String)
         .next()
         .expect("database host has an address");
     let (scheme_user, database) = (scheme_user.to_owned(), database.to_owned());
-    (upstream, move |proxy: SocketAddr| format!("{scheme_user}@{proxy}/{database}"))
+    (upstream, move |proxy: SocketAddr| {
+        format!("{scheme_user}@{proxy}/{database}")
+    })
 }
 
 async fn health(server: &TestServer) -> ServingStatus {
@@ -66,7 +68,10 @@ async fn a_lost_database_makes_calls_unavailable_and_both_recover_when_it_return
         .start(&["--database-url", &proxied, "--database-timeout-seconds", "1"], None)
         .await;
     wait_for_health(&server, ServingStatus::Serving).await;
-    let before = server.copy(copy_request("before-the-outage")).await.expect("copy before the outage");
+    let before = server
+        .copy(copy_request("before-the-outage"))
+        .await
+        .expect("copy before the outage");
 
     proxy.cut();
     let deadline = tokio::time::Instant::now() + JOB_DEADLINE;
@@ -74,18 +79,30 @@ async fn a_lost_database_makes_calls_unavailable_and_both_recover_when_it_return
         match server.copy(copy_request("during-the-outage")).await {
             Err(status) if status.code() == Code::Unavailable => break status,
             other => {
-                assert!(tokio::time::Instant::now() < deadline, "calls never became UNAVAILABLE: {other:?}");
+                assert!(
+                    tokio::time::Instant::now() < deadline,
+                    "calls never became UNAVAILABLE: {other:?}"
+                );
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
         }
     };
-    assert!(status.message().contains("database"), "the message says what is wrong: {status:?}");
-    assert_eq!(status.get_details_error_info().expect("ErrorInfo").reason, "Unavailable");
+    assert!(
+        status.message().contains("database"),
+        "the message says what is wrong: {status:?}"
+    );
+    assert_eq!(
+        status.get_details_error_info().expect("ErrorInfo").reason,
+        "Unavailable"
+    );
     wait_for_health(&server, ServingStatus::NotServing).await;
 
     proxy.restore();
     wait_for_health(&server, ServingStatus::Serving).await;
-    let after = server.copy(copy_request("after-the-outage")).await.expect("copy after the outage");
+    let after = server
+        .copy(copy_request("after-the-outage"))
+        .await
+        .expect("copy after the outage");
     for job_id in [&before.job_id, &after.job_id] {
         let job = server.wait_terminal(job_id).await;
         assert_eq!(job.state, amicopy::proto::CopyJobState::Available as i32, "{job:?}");

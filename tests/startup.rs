@@ -23,7 +23,10 @@ async fn run_to_exit(args: &[&str]) -> (bool, String) {
         .await
         .expect("amicopyd gives up in time")
         .expect("amicopyd output");
-    (output.status.success(), String::from_utf8_lossy(&output.stderr).into_owned())
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
 }
 
 #[tokio::test]
@@ -36,7 +39,10 @@ async fn an_unreachable_database_ends_start_up_with_one_line_and_no_password() {
     ])
     .await;
     assert!(!success, "amicopyd must not start without its database");
-    let lines: Vec<&str> = stderr.lines().filter(|line| line.contains("cannot open the job database")).collect();
+    let lines: Vec<&str> = stderr
+        .lines()
+        .filter(|line| line.contains("cannot open the job database"))
+        .collect();
     assert_eq!(lines.len(), 1, "one line names the problem: {stderr}");
     assert!(lines[0].contains("127.0.0.1:1/jobs"), "the URL is named: {stderr}");
     assert!(lines[0].contains("check that"), "the line says what to check: {stderr}");

@@ -7,12 +7,24 @@ use std::collections::{BTreeMap, HashMap};
 use chrono::Utc;
 use tracing::{info, warn};
 
-use super::{Engine, EngineError, TickReport, dispatch::release, now};
+use super::{Engine, EngineError, TickReport, after, dispatch::release, now};
 use crate::{
     backend::{ImageState, ImageStatus, SnapshotProgress},
-    domain::{Failure, Job, JobState, Region, codes},
+    domain::{Failure, Job, JobId, JobState, Region, codes},
     store::{Claim, StoreError},
 };
+
+/// Pages of due copies one tick looks at, at most: bounds a tick when very many copies run.
+const MAX_TRACK_PAGES_PER_TICK: usize = 50;
+
+/// What looking at one Region's page of copies found.
+#[derive(Default)]
+struct Looked {
+    /// Copies that reached a terminal state.
+    ended: usize,
+    /// Copies still running, to look at again next tick.
+    unchanged: Vec<JobId>,
+}
 
 /// What tracking decided for one job.
 enum Verdict {
@@ -23,48 +35,70 @@ enum Verdict {
 }
 
 impl Engine {
-    /// Claims due running and cancelling jobs and moves each as EC2 says.
+    /// Claims due running and cancelling jobs, page by page, and moves each as EC2 says. Copies
+    /// that did not change are put off to the next tick, so every due copy is looked at once per
+    /// tick: one DescribeImages call per destination Region per page.
     pub(super) async fn track_due(&self) -> Result<TickReport, EngineError> {
-        let now = now();
-        let claimed = self
-            .store
-            .claim_jobs(&Claim {
-                owner: self.owner.clone(),
-                states: vec![JobState::Copying, JobState::Cancelling],
-                now,
-                lease_until: self.lease_until(now),
-                limit: self.settings.track_page_size,
-            })
-            .await?;
         let mut report = TickReport::default();
-        let mut copying: BTreeMap<Region, Vec<Job>> = BTreeMap::new();
-        for job in claimed {
-            if job.state == JobState::Cancelling {
-                if self.stop(job).await? {
-                    report.finished += 1;
-                }
-            } else {
-                copying
-                    .entry(job.request.destination_region.clone())
-                    .or_default()
-                    .push(job);
-            }
+        let page_size = self.settings.track_page_size;
+        if page_size == 0 {
+            return Ok(report);
         }
-        for (region, jobs) in copying {
-            report.tracked += jobs.len();
-            report.finished += self.track_region(&region, jobs).await?;
+        for _ in 0..MAX_TRACK_PAGES_PER_TICK {
+            let now = now();
+            let claimed = self
+                .store
+                .claim_jobs(&Claim {
+                    owner: self.owner.clone(),
+                    states: vec![JobState::Copying, JobState::Cancelling],
+                    now,
+                    lease_until: self.lease_until(now),
+                    limit: page_size,
+                })
+                .await?;
+            let full_page = claimed.len() == page_size as usize;
+            let mut unchanged = Vec::new();
+            let mut copying: BTreeMap<Region, Vec<Job>> = BTreeMap::new();
+            for job in claimed {
+                if job.state == JobState::Cancelling {
+                    let id = job.id;
+                    if self.stop(job).await? {
+                        report.finished += 1;
+                    } else {
+                        unchanged.push(id);
+                    }
+                } else {
+                    copying
+                        .entry(job.request.destination_region.clone())
+                        .or_default()
+                        .push(job);
+                }
+            }
+            for (region, jobs) in copying {
+                report.tracked += jobs.len();
+                let looked = self.track_region(&region, jobs).await?;
+                report.finished += looked.ended;
+                unchanged.extend(looked.unchanged);
+            }
+            let next_look = after(now, self.settings.tick());
+            self.store.defer_jobs(&unchanged, &self.owner, next_look).await?;
+            if !full_page {
+                break;
+            }
         }
         Ok(report)
     }
 
-    /// Checks one Region's running copies with one DescribeImages call; returns how many ended.
-    async fn track_region(&self, region: &Region, jobs: Vec<Job>) -> Result<usize, StoreError> {
+    /// Checks one Region's running copies with one DescribeImages call.
+    async fn track_region(&self, region: &Region, jobs: Vec<Job>) -> Result<Looked, StoreError> {
+        let mut looked = Looked::default();
         let image_ids: Vec<String> = jobs.iter().filter_map(|job| job.image_id.clone()).collect();
         let images = match self.backend.describe_images(region, &image_ids).await {
             Ok(images) => images,
             Err(error) => {
                 warn!(%region, %error, "describing copies failed; will look again next tick");
-                return Ok(0);
+                looked.unchanged = jobs.iter().map(|job| job.id).collect();
+                return Ok(looked);
             }
         };
         let images: HashMap<String, ImageStatus> = images
@@ -73,22 +107,28 @@ impl Engine {
             .collect();
         let progress = self.progress_of(region, images.values()).await;
 
-        let mut ended = 0;
         for job in jobs {
+            let id = job.id;
             let image = job.image_id.as_ref().and_then(|id| images.get(id));
-            let verdict = judge(job, image, &progress, self.settings.visibility_grace());
-            if let Verdict::Changed(next, detail) = verdict {
-                match self.commit(&next, Some(&detail)).await {
-                    Ok(stored) if stored.state.is_terminal() => {
-                        info!(job_id = %stored.id, state = %stored.state, "job ended");
-                        ended += 1;
+            match judge(job, image, &progress, self.settings.visibility_grace()) {
+                Verdict::Unchanged => looked.unchanged.push(id),
+                Verdict::Changed(mut next, detail) => {
+                    if !next.state.is_terminal() {
+                        next.next_attempt_at = after(now(), self.settings.tick());
                     }
-                    Ok(_) | Err(StoreError::Conflict(_)) => {}
-                    Err(error) => return Err(error),
+                    match self.commit(&next, Some(&detail)).await {
+                        Ok(stored) if stored.state.is_terminal() => {
+                            info!(job_id = %stored.id, state = %stored.state, "job ended");
+                            looked.ended += 1;
+                        }
+                        Ok(_) => {}
+                        Err(StoreError::Conflict(_)) => {}
+                        Err(error) => return Err(error),
+                    }
                 }
             }
         }
-        Ok(ended)
+        Ok(looked)
     }
 
     /// Snapshot progress of the pending images, by snapshot id; empty when EC2 would not say.

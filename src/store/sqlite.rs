@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use sqlx::{
     SqliteConnection, SqlitePool,
     sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions},
@@ -241,6 +242,25 @@ impl JobStore for SqliteStore {
             .await
             .map_err(StoreError::from_sqlx)?;
         Ok(events.into_iter().map(|EventRecord(event)| event).collect())
+    }
+
+    async fn defer_jobs(&self, ids: &[JobId], owner: &str, until: DateTime<Utc>) -> Result<u64, StoreError> {
+        if ids.is_empty() {
+            return Ok(0);
+        }
+        let ids: Vec<String> = ids.iter().map(ToString::to_string).collect();
+        let done = sqlx::query(
+            "UPDATE jobs SET next_attempt_at = $3, lease_owner = NULL, lease_expires_at = NULL,
+                 version = version + 1
+             WHERE id IN (SELECT value FROM json_each($1)) AND lease_owner = $2",
+        )
+        .bind(serde_json::Value::from(ids).to_string())
+        .bind(owner)
+        .bind(micros(until))
+        .execute(&self.pool)
+        .await
+        .map_err(StoreError::from_sqlx)?;
+        Ok(done.rows_affected())
     }
 
     async fn count_jobs(&self, destination_region: &str, states: &[JobState]) -> Result<u64, StoreError> {

@@ -16,6 +16,7 @@ crate::on_both_engines!(
     an_expired_lease_is_taken_over,
     a_claim_of_zero_takes_nothing,
     concurrent_claimants_never_share_a_job,
+    deferred_jobs_are_released_and_not_due_until_later,
 );
 
 fn claim(owner: &str, states: &[JobState], now: DateTime<Utc>, limit: u32) -> Claim {
@@ -207,4 +208,42 @@ async fn concurrent_claimants_never_share_a_job(h: &Harness) {
         }
     }
     assert_eq!(seen, all, "every job was claimed");
+}
+
+async fn deferred_jobs_are_released_and_not_due_until_later(h: &Harness) {
+    let now = now();
+    let store = &*h.store;
+    for name in ["first", "second", "third"] {
+        job_with(store, name, now, |j| j.next_attempt_at = secs(now, -10)).await;
+    }
+    let mine = store.claim_jobs(&claim("replica-a", &[JobState::Queued], now, 2)).await.unwrap();
+    assert_eq!(mine.len(), 2);
+    let other = job_with(store, "other's", now, |j| {
+        j.next_attempt_at = secs(now, -10);
+        j.lease_owner = Some("replica-b".to_owned());
+        j.lease_expires_at = Some(secs(now, 60));
+    })
+    .await;
+
+    let mut asked = ids(&mine);
+    asked.push(other.id);
+    let deferred = store.defer_jobs(&asked, "replica-a", secs(now, 30)).await.unwrap();
+    assert_eq!(deferred, 2, "only the claimant's own jobs are deferred");
+    for job in &mine {
+        let stored = store.load_job(job.id).await.unwrap();
+        assert_eq!(stored.next_attempt_at, secs(now, 30));
+        assert_eq!(stored.lease_owner, None);
+        assert_eq!(stored.version, job.version + 1, "deferring is a change: stale writers conflict");
+        assert_eq!(stored.last_event_sequence, job.last_event_sequence, "no event is appended");
+    }
+    let untouched = store.load_job(other.id).await.unwrap();
+    assert_eq!(untouched.lease_owner.as_deref(), Some("replica-b"));
+
+    let next = store.claim_jobs(&claim("replica-a", &[JobState::Queued], now, 10)).await.unwrap();
+    let next_ids: HashSet<JobId> = ids(&next).into_iter().collect();
+    assert_eq!(next.len(), 1, "the deferred jobs are not due, the held one is not free");
+    assert!(mine.iter().all(|job| !next_ids.contains(&job.id)));
+    let later = store.claim_jobs(&claim("replica-a", &[JobState::Queued], secs(now, 31), 10)).await.unwrap();
+    assert!(ids(&mine).iter().all(|id| ids(&later).contains(id)), "due again later");
+    assert_eq!(store.defer_jobs(&[], "replica-a", now).await.unwrap(), 0);
 }
