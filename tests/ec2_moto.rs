@@ -16,7 +16,10 @@
 //! `AMICOPY_SKIP_MOTO_TESTS=1`.
 
 use amicopy::{
-    backend::{BackendError, Ec2Backend, ImageState, StartCopy, ec2::SdkBackend},
+    backend::{
+        BackendError, Ec2Backend, ImageState, StartCopy,
+        ec2::{SdkBackend, assume_role},
+    },
     domain::{CopyImageInput, CopyRequest, Region, Tag, TagSpecificationInput},
     testing::moto::{MotoServer, moto_tests_skipped, test_sdk_config},
 };
@@ -166,6 +169,67 @@ async fn describe_many_images_in_one_call_leaves_unknown_ids_out() {
     let mut expected = vec![first, second];
     expected.sort();
     assert_eq!(found, expected);
+}
+
+#[tokio::test]
+async fn more_ids_than_one_filter_holds_are_all_described() {
+    let Some(moto) = moto().await else { return };
+    let backend = moto.backend();
+    let source = moto.source_image_id(SOURCE_REGION).await.unwrap();
+    let first = backend
+        .copy_image(&start(copy_of(&source, "first-of-many"), "t1"))
+        .await
+        .unwrap();
+    let last = backend
+        .copy_image(&start(copy_of(&source, "last-of-many"), "t2"))
+        .await
+        .unwrap();
+    let mut ids = vec![first.clone()];
+    ids.extend((0..248).map(|n| format!("ami-{n:017x}")));
+    ids.push(last.clone());
+
+    let images = backend
+        .describe_images(&region(DESTINATION_REGION), &ids)
+        .await
+        .unwrap();
+
+    let mut found: Vec<_> = images.into_iter().map(|image| image.image_id).collect();
+    found.sort();
+    let mut expected = vec![first, last];
+    expected.sort();
+    assert_eq!(found, expected);
+}
+
+#[tokio::test]
+async fn assumed_role_acts_in_the_role_account() {
+    let Some(moto) = moto().await else { return };
+    let source = moto.source_image_id(SOURCE_REGION).await.unwrap();
+    // STS is reached through the aws-config endpoint, here moto too; moto gives assumed-role
+    // credentials the role's account.
+    let base = test_sdk_config()
+        .into_builder()
+        .endpoint_url(moto.endpoint_url())
+        .build();
+    let config = assume_role(base, "arn:aws:iam::111111111111:role/copier").await;
+    let assumed = SdkBackend::from_sdk_config(config, &moto.ec2_settings());
+
+    let image_id = assumed
+        .copy_image(&start(copy_of(&source, "copied-as-role"), "t1"))
+        .await
+        .unwrap();
+
+    let copy = assumed
+        .describe_source_image(&region(DESTINATION_REGION), &image_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(copy.owner_id, "111111111111");
+    let as_default_account = moto
+        .backend()
+        .find_images_by_name(&region(DESTINATION_REGION), "copied-as-role")
+        .await
+        .unwrap();
+    assert!(as_default_account.is_empty());
 }
 
 #[tokio::test]

@@ -18,6 +18,7 @@ use aws_sdk_ec2::{
     config::{Credentials, Region as SdkRegion, SharedCredentialsProvider},
     types::Filter,
 };
+use aws_smithy_async::{rt::sleep::TokioSleep, time::SystemTimeSource};
 use tokio::{
     net::TcpStream,
     process::{Child, Command},
@@ -155,6 +156,9 @@ impl MotoServer {
 pub fn test_sdk_config() -> SdkConfig {
     SdkConfig::builder()
         .behavior_version(BehaviorVersion::latest())
+        // What aws-config's loader would add; the assume-role provider needs both.
+        .sleep_impl(TokioSleep::new())
+        .time_source(SystemTimeSource::new())
         .region(SdkRegion::new(TEST_REGION))
         .credentials_provider(SharedCredentialsProvider::new(Credentials::new(
             TEST_ACCESS_KEY,

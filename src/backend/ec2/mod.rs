@@ -2,8 +2,10 @@
 //! aws-config's default chain (environment, profile, SSO, web identity / IRSA, IMDS), optionally
 //! assuming a role on top.
 //!
-//! One SDK client per destination Region ([`clients`]); requests are built in [`request`],
-//! answers read in [`response`], and SDK errors become [`BackendError`]s in [`errors`].
+//! One SDK client per Region (`clients`), with the SDK's own retries off: the engine retries
+//! whole operations. Requests are built in `request`, answers read in `response`, and SDK errors
+//! become [`BackendError`]s in `errors`. Images and snapshots are described by id filters, up to
+//! 200 ids per call, so ids EC2 does not know are simply absent.
 
 mod clients;
 mod errors;
@@ -75,15 +77,7 @@ impl SdkBackend {
         check_endpoint_url(settings)?;
         let mut config = aws_config::defaults(BehaviorVersion::latest()).load().await;
         if let Some(role_arn) = &settings.assume_role_arn {
-            let provider = AssumeRoleProvider::builder(role_arn)
-                .session_name("amicopy")
-                .configure(&config)
-                .build()
-                .await;
-            config = config
-                .into_builder()
-                .credentials_provider(SharedCredentialsProvider::new(provider))
-                .build();
+            config = assume_role(config, role_arn).await;
         }
         Self::try_from_sdk_config(config, settings)
     }
@@ -116,6 +110,21 @@ impl SdkBackend {
 
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// `config` with credentials for `role_arn`, assumed through STS with `config`'s own
+/// credentials and refreshed before they expire. STS is reached where `config` says (its
+/// endpoint, not `--ec2-endpoint-url`); the first EC2 call makes the first STS call.
+pub async fn assume_role(config: SdkConfig, role_arn: &str) -> SdkConfig {
+    let provider = AssumeRoleProvider::builder(role_arn)
+        .session_name("amicopy")
+        .configure(&config)
+        .build()
+        .await;
+    config
+        .into_builder()
+        .credentials_provider(SharedCredentialsProvider::new(provider))
+        .build()
+}
+
 fn check_endpoint_url(settings: &Ec2Settings) -> Result<(), Ec2SetupError> {
     match &settings.ec2_endpoint_url {
         Some(url) if !(url.starts_with("http://") || url.starts_with("https://")) => {
@@ -144,21 +153,25 @@ impl Ec2Backend for SdkBackend {
         if image_ids.is_empty() {
             return Ok(Vec::new());
         }
-        // A filter rather than ImageIds: with ImageIds EC2 fails the whole call when one id is
-        // unknown, and a fresh copy can be briefly unknown.
-        let pages = self
-            .clients
-            .get(region)
-            .describe_images()
-            .filters(request::filter("image-id", image_ids))
-            .into_paginator()
-            .send();
-        let pages = pages.try_collect().await.map_err(from_sdk_error)?;
-        Ok(pages
-            .iter()
-            .flat_map(|page| page.images())
-            .filter_map(response::image_status)
-            .collect())
+        let client = self.clients.get(region);
+        let mut statuses = Vec::with_capacity(image_ids.len());
+        for ids in image_ids.chunks(request::MAX_FILTER_VALUES) {
+            // A filter rather than ImageIds: with ImageIds EC2 fails the whole call when one id
+            // is unknown, and a fresh copy can be briefly unknown.
+            let pages = client
+                .describe_images()
+                .filters(request::filter("image-id", ids))
+                .into_paginator()
+                .send();
+            let pages = pages.try_collect().await.map_err(from_sdk_error)?;
+            statuses.extend(
+                pages
+                    .iter()
+                    .flat_map(|page| page.images())
+                    .filter_map(response::image_status),
+            );
+        }
+        Ok(statuses)
     }
 
     async fn find_images_by_name(&self, region: &Region, name: &str) -> Result<Vec<ImageStatus>, BackendError> {
@@ -186,20 +199,24 @@ impl Ec2Backend for SdkBackend {
         if snapshot_ids.is_empty() {
             return Ok(Vec::new());
         }
-        // A filter for the same reason as in describe_images: unknown ids are left out.
-        let pages = self
-            .clients
-            .get(region)
-            .describe_snapshots()
-            .filters(request::filter("snapshot-id", snapshot_ids))
-            .into_paginator()
-            .send();
-        let pages = pages.try_collect().await.map_err(from_sdk_error)?;
-        Ok(pages
-            .iter()
-            .flat_map(|page| page.snapshots())
-            .filter_map(response::snapshot_progress)
-            .collect())
+        let client = self.clients.get(region);
+        let mut progress = Vec::with_capacity(snapshot_ids.len());
+        for ids in snapshot_ids.chunks(request::MAX_FILTER_VALUES) {
+            // A filter for the same reason as in describe_images: unknown ids are left out.
+            let pages = client
+                .describe_snapshots()
+                .filters(request::filter("snapshot-id", ids))
+                .into_paginator()
+                .send();
+            let pages = pages.try_collect().await.map_err(from_sdk_error)?;
+            progress.extend(
+                pages
+                    .iter()
+                    .flat_map(|page| page.snapshots())
+                    .filter_map(response::snapshot_progress),
+            );
+        }
+        Ok(progress)
     }
 
     async fn deregister_image(&self, region: &Region, image_id: &str) -> Result<(), BackendError> {

@@ -63,6 +63,10 @@ fn tag_specifications(specs: &[TagSpecification]) -> Option<Vec<Ec2TagSpecificat
     Some(specs)
 }
 
+/// Most values sent in one Describe* filter; more ids take several calls. A conservative bound
+/// (EC2 refuses over-long filter lists); the tracker's default batch of 100 images is one call.
+pub(super) const MAX_FILTER_VALUES: usize = 200;
+
 /// A Describe* filter matching any of `values`.
 pub(super) fn filter(name: &str, values: &[impl AsRef<str>]) -> Filter {
     Filter::builder()
