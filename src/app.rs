@@ -89,7 +89,10 @@ impl App {
                 backend: "sim",
                 message: e.to_string(),
             })?),
-            BackendKind::Ec2 => Arc::new(SdkBackend::new(&config.ec2).await),
+            BackendKind::Ec2 => Arc::new(SdkBackend::new(&config.ec2).await.map_err(|e| AppError::Backend {
+                backend: "ec2",
+                message: e.to_string(),
+            })?),
         };
         Self::build_with_backend(config, backend).await
     }

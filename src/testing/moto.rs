@@ -1,1 +1,193 @@
-//! moto (the EC2 emulator) for tests: filled in by the EC2 backend work.
+//! moto's EC2 server on a free loopback port, for tests that drive the real SDK
+//! ([`crate::backend::ec2::SdkBackend`]) against an emulator.
+//!
+//! The binary is `$MOTO_SERVER`, else `moto_server` on `PATH`, else
+//! `$HOME/.cache/amicopy-tools/venv/bin/moto_server`. Tests fail when it is missing, unless
+//! `AMICOPY_SKIP_MOTO_TESTS=1` ([`moto_tests_skipped`]).
+
+use std::{
+    net::{Ipv4Addr, SocketAddr, TcpListener},
+    path::{Path, PathBuf},
+    process::Stdio,
+    time::Duration,
+};
+
+use aws_config::{BehaviorVersion, SdkConfig};
+use aws_sdk_ec2::{
+    Client,
+    config::{Credentials, Region as SdkRegion, SharedCredentialsProvider},
+    types::Filter,
+};
+use aws_smithy_async::{rt::sleep::TokioSleep, time::SystemTimeSource};
+use tokio::{
+    net::TcpStream,
+    process::{Child, Command},
+    time::{Instant, sleep},
+};
+
+use crate::backend::ec2::{Ec2Settings, SdkBackend};
+
+/// The Region test clients default to.
+pub const TEST_REGION: &str = "us-east-1";
+/// moto accepts any credentials; these are the ones its documentation uses.
+const TEST_ACCESS_KEY: &str = "testing";
+const TEST_SECRET_KEY: &str = "testing";
+/// How long moto may take to start answering.
+const START_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Whether moto tests were asked to be skipped (`AMICOPY_SKIP_MOTO_TESTS=1`). Without that, a
+/// missing moto fails them.
+pub fn moto_tests_skipped() -> bool {
+    std::env::var("AMICOPY_SKIP_MOTO_TESTS").is_ok_and(|value| value == "1")
+}
+
+/// A running `moto_server`, killed when this is dropped.
+#[derive(Debug)]
+pub struct MotoServer {
+    _child: Child,
+    addr: SocketAddr,
+}
+
+impl MotoServer {
+    /// Starts moto on a free loopback port and waits (up to 30 s) until it accepts connections.
+    pub async fn start() -> Result<MotoServer, String> {
+        let binary = find_binary().ok_or_else(|| {
+            "moto_server not found: set MOTO_SERVER, put it on PATH, or install it with \
+             `python3 -m venv ~/.cache/amicopy-tools/venv && ~/.cache/amicopy-tools/venv/bin/pip install 'moto[server]'`; \
+             set AMICOPY_SKIP_MOTO_TESTS=1 to skip these tests"
+                .to_owned()
+        })?;
+        let addr = free_loopback_addr()?;
+        let mut child = Command::new(&binary)
+            .args(["-H", "127.0.0.1", "-p", &addr.port().to_string()])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|e| format!("cannot run {}: {e}", binary.display()))?;
+        let deadline = Instant::now() + START_TIMEOUT;
+        loop {
+            if let Ok(Some(status)) = child.try_wait() {
+                return Err(format!("{} exited before answering: {status}", binary.display()));
+            }
+            if TcpStream::connect(addr).await.is_ok() {
+                return Ok(MotoServer { _child: child, addr });
+            }
+            if Instant::now() >= deadline {
+                return Err(format!("moto_server did not answer on {addr} within {START_TIMEOUT:?}"));
+            }
+            sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// The URL to point the EC2 SDK at (`--ec2-endpoint-url`).
+    pub fn endpoint_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// EC2 settings that reach this moto, with a short timeout.
+    pub fn ec2_settings(&self) -> Ec2Settings {
+        Ec2Settings {
+            assume_role_arn: None,
+            ec2_endpoint_url: Some(self.endpoint_url()),
+            ec2_timeout_seconds: 10.0,
+        }
+    }
+
+    /// An [`SdkBackend`] on this moto, with static test credentials and [`TEST_REGION`].
+    pub fn backend(&self) -> SdkBackend {
+        SdkBackend::from_sdk_config(test_sdk_config(), &self.ec2_settings())
+    }
+
+    /// A plain aws-sdk-ec2 client on this moto in `region`, for setting up and checking what
+    /// the backend cannot express.
+    pub fn client(&self, region: &str) -> Client {
+        let config = aws_sdk_ec2::config::Builder::from(&test_sdk_config())
+            .region(SdkRegion::new(region.to_owned()))
+            .endpoint_url(self.endpoint_url())
+            .build();
+        Client::from_conf(config)
+    }
+
+    /// The environment an `amicopyd` child process needs to use this moto with `--backend ec2`:
+    /// static credentials, a Region (so aws-config does not ask instance metadata), instance
+    /// metadata off, and the backend flags as environment variables.
+    pub fn amicopyd_env(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("AWS_ACCESS_KEY_ID", TEST_ACCESS_KEY.to_owned()),
+            ("AWS_SECRET_ACCESS_KEY", TEST_SECRET_KEY.to_owned()),
+            ("AWS_REGION", TEST_REGION.to_owned()),
+            ("AWS_EC2_METADATA_DISABLED", "true".to_owned()),
+            ("AMICOPY_BACKEND", "ec2".to_owned()),
+            ("AMICOPY_EC2_ENDPOINT_URL", self.endpoint_url()),
+        ]
+    }
+
+    /// An available EBS-backed AMI moto preloaded in `region`: the lowest id, so every call
+    /// picks the same one. moto preloads the same 8-hex ids in every Region.
+    pub async fn source_image_id(&self, region: &str) -> Result<String, String> {
+        let output = self
+            .client(region)
+            .describe_images()
+            .filters(Filter::builder().name("root-device-type").values("ebs").build())
+            .filters(Filter::builder().name("state").values("available").build())
+            .send()
+            .await
+            .map_err(|e| {
+                format!(
+                    "cannot list moto's images: {}",
+                    aws_sdk_ec2::error::DisplayErrorContext(e)
+                )
+            })?;
+        output
+            .images()
+            .iter()
+            .filter(|image| !image.block_device_mappings().is_empty())
+            .filter_map(|image| image.image_id())
+            .min()
+            .map(str::to_owned)
+            .ok_or_else(|| format!("moto has no available EBS image in {region}"))
+    }
+}
+
+/// aws-config for moto: static test credentials and [`TEST_REGION`], nothing read from the
+/// environment, profile files or instance metadata.
+pub fn test_sdk_config() -> SdkConfig {
+    SdkConfig::builder()
+        .behavior_version(BehaviorVersion::latest())
+        // What aws-config's loader would add; the assume-role provider needs both.
+        .sleep_impl(TokioSleep::new())
+        .time_source(SystemTimeSource::new())
+        .region(SdkRegion::new(TEST_REGION))
+        .credentials_provider(SharedCredentialsProvider::new(Credentials::new(
+            TEST_ACCESS_KEY,
+            TEST_SECRET_KEY,
+            None,
+            None,
+            "amicopy-tests",
+        )))
+        .build()
+}
+
+fn find_binary() -> Option<PathBuf> {
+    if let Some(path) = std::env::var_os("MOTO_SERVER") {
+        return Some(PathBuf::from(path));
+    }
+    let on_path = std::env::var_os("PATH")
+        .into_iter()
+        .flat_map(|paths| std::env::split_paths(&paths).collect::<Vec<_>>())
+        .map(|dir| dir.join("moto_server"));
+    let in_venv =
+        std::env::var_os("HOME").map(|home| Path::new(&home).join(".cache/amicopy-tools/venv/bin/moto_server"));
+    on_path.chain(in_venv).find(|path| path.is_file())
+}
+
+/// A loopback port nothing listens on right now. moto binds it a moment later; another process
+/// taking it meanwhile makes moto exit, which [`MotoServer::start`] reports.
+fn free_loopback_addr() -> Result<SocketAddr, String> {
+    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).map_err(|e| format!("cannot find a free port: {e}"))?;
+    listener
+        .local_addr()
+        .map_err(|e| format!("cannot find a free port: {e}"))
+}

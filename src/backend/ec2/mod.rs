@@ -1,0 +1,311 @@
+//! The real EC2 behind [`Ec2Backend`]: aws-sdk-ec2 with credentials and Region settings from
+//! aws-config's default chain (environment, profile, SSO, web identity / IRSA, IMDS), optionally
+//! assuming a role on top.
+//!
+//! One SDK client per Region (`clients`), with the SDK's own retries off: the engine retries
+//! whole operations. Requests are built in `request`, answers read in `response`, and SDK errors
+//! become [`BackendError`]s in `errors`. Images and snapshots are described by id filters, up to
+//! 200 ids per call, so ids EC2 does not know are simply absent.
+
+mod clients;
+mod errors;
+mod request;
+mod response;
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use aws_config::{BehaviorVersion, SdkConfig, sts::AssumeRoleProvider};
+use aws_sdk_ec2::config::SharedCredentialsProvider;
+use tracing::debug;
+
+use self::{clients::ClientCache, errors::from_sdk_error};
+use super::{BackendError, Ec2Backend, ImageStatus, SnapshotProgress, SourceImage, StartCopy};
+use crate::domain::Region;
+
+/// How amicopyd reaches EC2 (with `--backend ec2`).
+#[derive(clap::Args, Debug, Clone)]
+pub struct Ec2Settings {
+    /// IAM role to assume for every EC2 call, through STS, with the credentials of the default
+    /// chain (environment, profile, SSO, web identity, instance metadata).
+    #[arg(long, env = "AMICOPY_ASSUME_ROLE_ARN")]
+    pub assume_role_arn: Option<String>,
+
+    /// EC2 endpoint to call instead of AWS's, in every Region: an emulator such as moto, or a
+    /// VPC endpoint.
+    #[arg(long, env = "AMICOPY_EC2_ENDPOINT_URL")]
+    pub ec2_endpoint_url: Option<String>,
+
+    /// Seconds one EC2 call may take before it counts as a retryable timeout whose outcome is
+    /// unknown.
+    #[arg(long, env = "AMICOPY_EC2_TIMEOUT_SECONDS", default_value_t = 30.0)]
+    pub ec2_timeout_seconds: f64,
+}
+
+impl Ec2Settings {
+    /// The operation timeout, if the setting is a positive number of seconds.
+    fn timeout(&self) -> Result<Duration, Ec2SetupError> {
+        Duration::try_from_secs_f64(self.ec2_timeout_seconds)
+            .ok()
+            .filter(|timeout| !timeout.is_zero())
+            .ok_or(Ec2SetupError::Timeout(self.ec2_timeout_seconds))
+    }
+}
+
+/// Why the EC2 backend could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum Ec2SetupError {
+    /// `--ec2-timeout-seconds` is not a positive number.
+    #[error("--ec2-timeout-seconds must be a positive number of seconds, not {0}")]
+    Timeout(f64),
+    /// `--ec2-endpoint-url` is not an http(s) URL.
+    #[error("--ec2-endpoint-url must start with http:// or https://, not {0:?}")]
+    EndpointUrl(String),
+}
+
+/// EC2 through aws-sdk-ec2: one client per Region, built on first use.
+#[derive(Debug)]
+pub struct SdkBackend {
+    clients: ClientCache,
+}
+
+impl SdkBackend {
+    /// Loads credentials and settings from aws-config's default chain, assumes
+    /// `--assume-role-arn` on top when given, and checks the settings.
+    pub async fn new(settings: &Ec2Settings) -> Result<Self, Ec2SetupError> {
+        settings.timeout()?;
+        check_endpoint_url(settings)?;
+        let mut config = aws_config::defaults(BehaviorVersion::latest()).load().await;
+        if let Some(role_arn) = &settings.assume_role_arn {
+            config = assume_role(config, role_arn).await;
+        }
+        Self::try_from_sdk_config(config, settings)
+    }
+
+    /// A backend on an aws-config the caller made (tests pass static credentials this way).
+    /// `settings.assume_role_arn` is not applied here; an invalid timeout falls back to 30 s
+    /// and an invalid endpoint URL is left for the SDK to refuse on every call.
+    pub fn from_sdk_config(config: SdkConfig, settings: &Ec2Settings) -> Self {
+        Self {
+            clients: ClientCache::new(
+                &config,
+                settings.ec2_endpoint_url.as_deref(),
+                settings.timeout().unwrap_or(DEFAULT_TIMEOUT),
+            ),
+        }
+    }
+
+    fn try_from_sdk_config(config: SdkConfig, settings: &Ec2Settings) -> Result<Self, Ec2SetupError> {
+        Ok(Self {
+            clients: ClientCache::new(&config, settings.ec2_endpoint_url.as_deref(), settings.timeout()?),
+        })
+    }
+
+    /// How many Region clients have been built so far: each Region's client is built once and
+    /// reused by every later call.
+    pub fn clients_built(&self) -> usize {
+        self.clients.built()
+    }
+}
+
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// `config` with credentials for `role_arn`, assumed through STS with `config`'s own
+/// credentials and refreshed before they expire. STS is reached where `config` says (its
+/// endpoint, not `--ec2-endpoint-url`); the first EC2 call makes the first STS call.
+pub async fn assume_role(config: SdkConfig, role_arn: &str) -> SdkConfig {
+    let provider = AssumeRoleProvider::builder(role_arn)
+        .session_name("amicopy")
+        .configure(&config)
+        .build()
+        .await;
+    config
+        .into_builder()
+        .credentials_provider(SharedCredentialsProvider::new(provider))
+        .build()
+}
+
+fn check_endpoint_url(settings: &Ec2Settings) -> Result<(), Ec2SetupError> {
+    match &settings.ec2_endpoint_url {
+        Some(url) if !(url.starts_with("http://") || url.starts_with("https://")) => {
+            Err(Ec2SetupError::EndpointUrl(url.clone()))
+        }
+        _ => Ok(()),
+    }
+}
+
+#[async_trait]
+impl Ec2Backend for SdkBackend {
+    async fn copy_image(&self, copy: &StartCopy) -> Result<String, BackendError> {
+        let region = &copy.request.destination_region;
+        let output = request::copy_image(copy)
+            .send_with(&self.clients.get(region))
+            .await
+            .map_err(from_sdk_error)?;
+        let image_id = output
+            .image_id
+            .ok_or_else(|| errors::invalid_response("CopyImage answered without an ImageId"))?;
+        debug!(region = %region, image_id = %image_id, "copy image started");
+        Ok(image_id)
+    }
+
+    async fn describe_images(&self, region: &Region, image_ids: &[String]) -> Result<Vec<ImageStatus>, BackendError> {
+        if image_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let client = self.clients.get(region);
+        let mut statuses = Vec::with_capacity(image_ids.len());
+        for ids in image_ids.chunks(request::MAX_FILTER_VALUES) {
+            // A filter rather than ImageIds: with ImageIds EC2 fails the whole call when one id
+            // is unknown, and a fresh copy can be briefly unknown.
+            let pages = client
+                .describe_images()
+                .filters(request::filter("image-id", ids))
+                .into_paginator()
+                .send();
+            let pages = pages.try_collect().await.map_err(from_sdk_error)?;
+            statuses.extend(
+                pages
+                    .iter()
+                    .flat_map(|page| page.images())
+                    .filter_map(response::image_status),
+            );
+        }
+        Ok(statuses)
+    }
+
+    async fn find_images_by_name(&self, region: &Region, name: &str) -> Result<Vec<ImageStatus>, BackendError> {
+        let pages = self
+            .clients
+            .get(region)
+            .describe_images()
+            .owners("self")
+            .filters(request::filter("name", &[name]))
+            .into_paginator()
+            .send();
+        let pages = pages.try_collect().await.map_err(from_sdk_error)?;
+        Ok(pages
+            .iter()
+            .flat_map(|page| page.images())
+            .filter_map(response::image_status)
+            .collect())
+    }
+
+    async fn snapshot_progress(
+        &self,
+        region: &Region,
+        snapshot_ids: &[String],
+    ) -> Result<Vec<SnapshotProgress>, BackendError> {
+        if snapshot_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let client = self.clients.get(region);
+        let mut progress = Vec::with_capacity(snapshot_ids.len());
+        for ids in snapshot_ids.chunks(request::MAX_FILTER_VALUES) {
+            // A filter for the same reason as in describe_images: unknown ids are left out.
+            let pages = client
+                .describe_snapshots()
+                .filters(request::filter("snapshot-id", ids))
+                .into_paginator()
+                .send();
+            let pages = pages.try_collect().await.map_err(from_sdk_error)?;
+            progress.extend(
+                pages
+                    .iter()
+                    .flat_map(|page| page.snapshots())
+                    .filter_map(response::snapshot_progress),
+            );
+        }
+        Ok(progress)
+    }
+
+    async fn deregister_image(&self, region: &Region, image_id: &str) -> Result<(), BackendError> {
+        self.clients
+            .get(region)
+            .deregister_image()
+            .image_id(image_id)
+            .send()
+            .await
+            .map_err(from_sdk_error)?;
+        debug!(region = %region, image_id = %image_id, "image deregistered");
+        Ok(())
+    }
+
+    async fn describe_source_image(
+        &self,
+        region: &Region,
+        image_id: &str,
+    ) -> Result<Option<SourceImage>, BackendError> {
+        let answer = self
+            .clients
+            .get(region)
+            .describe_images()
+            .image_ids(image_id)
+            .send()
+            .await
+            .map_err(from_sdk_error);
+        match answer {
+            Ok(output) => Ok(output
+                .images()
+                .iter()
+                .find(|image| image.image_id() == Some(image_id))
+                .and_then(|image| response::source_image(image, region))),
+            Err(error) if errors::means_image_unknown(&error) => Ok(None),
+            Err(error) => Err(error),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Parser)]
+    struct Flags {
+        #[command(flatten)]
+        ec2: Ec2Settings,
+    }
+
+    fn settings(args: &[&str]) -> Ec2Settings {
+        Flags::try_parse_from(std::iter::once("amicopyd").chain(args.iter().copied()))
+            .unwrap()
+            .ec2
+    }
+
+    #[test]
+    fn flags_set_role_endpoint_and_timeout() {
+        let parsed = settings(&[
+            "--assume-role-arn",
+            "arn:aws:iam::123456789012:role/copier",
+            "--ec2-endpoint-url",
+            "http://127.0.0.1:5000",
+            "--ec2-timeout-seconds",
+            "2.5",
+        ]);
+        assert_eq!(
+            parsed.assume_role_arn.as_deref(),
+            Some("arn:aws:iam::123456789012:role/copier")
+        );
+        assert_eq!(parsed.ec2_endpoint_url.as_deref(), Some("http://127.0.0.1:5000"));
+        assert_eq!(parsed.timeout().unwrap(), Duration::from_millis(2500));
+    }
+
+    #[tokio::test]
+    async fn non_positive_timeout_is_refused() {
+        for value in ["0", "-1", "NaN"] {
+            let flag = format!("--ec2-timeout-seconds={value}");
+            let error = SdkBackend::new(&settings(&[&flag])).await.unwrap_err();
+            assert!(matches!(error, Ec2SetupError::Timeout(_)), "{value}: {error}");
+        }
+    }
+
+    #[tokio::test]
+    async fn endpoint_without_scheme_is_refused() {
+        let error = SdkBackend::new(&settings(&["--ec2-endpoint-url", "127.0.0.1:5000"]))
+            .await
+            .unwrap_err();
+        assert!(matches!(error, Ec2SetupError::EndpointUrl(_)), "{error}");
+    }
+}
