@@ -47,7 +47,6 @@ fn spawn_amicopyd(port: u16, database_url: &str, moto: &MotoServer) -> Child {
     Command::new(env!("CARGO_BIN_EXE_amicopyd"))
         .args(["--listen", &format!("127.0.0.1:{port}")])
         .args(["--database-url", database_url])
-        .args(["--backend", "ec2", "--ec2-endpoint-url", &moto.endpoint_url()])
         .args([
             "--region",
             "us-west-2",
@@ -58,10 +57,7 @@ fn spawn_amicopyd(port: u16, database_url: &str, moto: &MotoServer) -> Child {
         ])
         .args(["--copy-burst", "4", "--copy-refill-per-second", "8"])
         .args(["--retry-base-seconds", "0.05", "--retry-max-seconds", "0.5"])
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env("AWS_REGION", "us-east-1")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .envs(moto.amicopyd_env())
         .env("RUST_LOG", "info,amicopy=debug")
         .stdout(Stdio::null())
         .stderr(logs)
@@ -102,8 +98,8 @@ async fn a_sigkill_in_the_middle_of_a_batch_loses_no_job_and_copies_none_twice()
         return;
     }
     let moto = MotoServer::start().await.expect("moto starts");
-    let ec2 = moto.backend("us-east-1");
-    let source = moto.source_image_id(&ec2, "us-east-1").await;
+    let ec2 = moto.backend();
+    let source = moto.source_image_id("us-east-1").await.expect("moto has a source AMI");
     let storage = TestStorage::new(Engine::Postgres).await;
     let database_url = storage.database.as_ref().expect("PostgreSQL").url.clone();
     let port = free_port();
