@@ -12,7 +12,10 @@
 //! clock whenever it is looked at. All state sits behind one `std::sync::Mutex`, held only for
 //! the plain computation of a call.
 
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::{
+    collections::HashMap,
+    sync::{Mutex, MutexGuard, PoisonError},
+};
 
 use async_trait::async_trait;
 use tokio::time::Instant;
@@ -39,7 +42,7 @@ use self::{
     catalogue::Catalogue,
     clock::SimClock,
     faults::Faults,
-    region::RateLimits,
+    region::{Api, RateLimits},
     state::{Fixed, Now, SimState},
 };
 
@@ -99,6 +102,7 @@ impl Simulator {
                 settings.sim_copy_failure_rate,
             ),
             copies_started: 0,
+            calls: HashMap::new(),
         };
         for image in catalogue.images {
             let region = image.region.clone();
@@ -114,6 +118,13 @@ impl Simulator {
     /// How many CopyImage calls made a new image (idempotent replays and DryRuns do not count).
     pub fn copies_started(&self) -> u64 {
         self.lock().copies_started
+    }
+
+    /// How many calls of an EC2 API (`"CopyImage"`, `"DescribeImages"`, `"DescribeSnapshots"`,
+    /// `"DeregisterImage"`) the simulator has answered, throttled ones included, in every Region:
+    /// what tests and benchmarks count EC2 traffic with.
+    pub fn calls(&self, api: &str) -> u64 {
+        self.lock().calls.get(api).copied().unwrap_or(0)
     }
 
     /// One image as it is now, whatever its visibility, without throttling or faults: for tests
@@ -136,6 +147,10 @@ impl Simulator {
         }
     }
 
+    fn count(&self, api: Api) {
+        *self.lock().calls.entry(api.name()).or_insert(0) += 1;
+    }
+
     fn lock(&self) -> MutexGuard<'_, SimState> {
         // The state is left consistent between statements, so a panic elsewhere cannot corrupt it.
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
@@ -145,16 +160,19 @@ impl Simulator {
 #[async_trait]
 impl Ec2Backend for Simulator {
     async fn copy_image(&self, copy: &StartCopy) -> Result<String, BackendError> {
+        self.count(Api::CopyImage);
         let now = self.now();
         self.lock().copy_image(&self.fixed, copy, now)
     }
 
     async fn describe_images(&self, region: &Region, image_ids: &[String]) -> Result<Vec<ImageStatus>, BackendError> {
+        self.count(Api::DescribeImages);
         let now = self.now();
         self.lock().describe_images(&self.fixed, region, image_ids, now)
     }
 
     async fn find_images_by_name(&self, region: &Region, name: &str) -> Result<Vec<ImageStatus>, BackendError> {
+        self.count(Api::DescribeImages);
         let now = self.now();
         self.lock().find_images_by_name(&self.fixed, region, name, now)
     }
@@ -164,11 +182,13 @@ impl Ec2Backend for Simulator {
         region: &Region,
         snapshot_ids: &[String],
     ) -> Result<Vec<SnapshotProgress>, BackendError> {
+        self.count(Api::DescribeSnapshots);
         let now = self.now();
         self.lock().snapshot_progress(&self.fixed, region, snapshot_ids, now)
     }
 
     async fn deregister_image(&self, region: &Region, image_id: &str) -> Result<(), BackendError> {
+        self.count(Api::DeregisterImage);
         let now = self.now();
         self.lock().deregister_image(&self.fixed, region, image_id, now)
     }
@@ -178,6 +198,7 @@ impl Ec2Backend for Simulator {
         region: &Region,
         image_id: &str,
     ) -> Result<Option<SourceImage>, BackendError> {
+        self.count(Api::DescribeImages);
         let now = self.now();
         self.lock().describe_source_image(&self.fixed, region, image_id, now)
     }

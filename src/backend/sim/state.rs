@@ -44,6 +44,8 @@ pub(super) struct SimState {
     pub(super) regions: HashMap<Region, RegionState>,
     pub(super) faults: Faults,
     pub(super) copies_started: u64,
+    /// Calls made to each API, by EC2's name of the call, throttled ones included.
+    pub(super) calls: HashMap<&'static str, u64>,
 }
 
 impl SimState {
