@@ -30,7 +30,9 @@ fn request(name: &str, destination: &str) -> CopyRequest {
 #[tokio::test]
 async fn a_tick_describes_every_running_copy_in_one_call_per_region_and_page() {
     let data_dir = tempfile::tempdir().unwrap();
-    let store = store::connect(None, data_dir.path(), Duration::from_secs(5)).await.unwrap();
+    let store = store::connect(None, data_dir.path(), Duration::from_secs(5))
+        .await
+        .unwrap();
     // Copies that stay pending for the whole test.
     let simulator = Arc::new(
         Simulator::new(SimSettings {
@@ -51,7 +53,10 @@ async fn a_tick_describes_every_running_copy_in_one_call_per_region_and_page() {
     let mut running = 0;
     for (region, copies) in [("us-west-2", 35), ("eu-west-1", 7)] {
         for i in 0..copies {
-            let job = engine.submit("acme", request(&format!("tracked-{region}-{i}"), region)).await.unwrap();
+            let job = engine
+                .submit("acme", request(&format!("tracked-{region}-{i}"), region))
+                .await
+                .unwrap();
             assert_eq!(job.state, JobState::Copying);
             running += 1;
         }

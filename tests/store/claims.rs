@@ -216,7 +216,10 @@ async fn deferred_jobs_are_released_and_not_due_until_later(h: &Harness) {
     for name in ["first", "second", "third"] {
         job_with(store, name, now, |j| j.next_attempt_at = secs(now, -10)).await;
     }
-    let mine = store.claim_jobs(&claim("replica-a", &[JobState::Queued], now, 2)).await.unwrap();
+    let mine = store
+        .claim_jobs(&claim("replica-a", &[JobState::Queued], now, 2))
+        .await
+        .unwrap();
     assert_eq!(mine.len(), 2);
     let other = job_with(store, "other's", now, |j| {
         j.next_attempt_at = secs(now, -10);
@@ -233,17 +236,30 @@ async fn deferred_jobs_are_released_and_not_due_until_later(h: &Harness) {
         let stored = store.load_job(job.id).await.unwrap();
         assert_eq!(stored.next_attempt_at, secs(now, 30));
         assert_eq!(stored.lease_owner, None);
-        assert_eq!(stored.version, job.version + 1, "deferring is a change: stale writers conflict");
-        assert_eq!(stored.last_event_sequence, job.last_event_sequence, "no event is appended");
+        assert_eq!(
+            stored.version,
+            job.version + 1,
+            "deferring is a change: stale writers conflict"
+        );
+        assert_eq!(
+            stored.last_event_sequence, job.last_event_sequence,
+            "no event is appended"
+        );
     }
     let untouched = store.load_job(other.id).await.unwrap();
     assert_eq!(untouched.lease_owner.as_deref(), Some("replica-b"));
 
-    let next = store.claim_jobs(&claim("replica-a", &[JobState::Queued], now, 10)).await.unwrap();
+    let next = store
+        .claim_jobs(&claim("replica-a", &[JobState::Queued], now, 10))
+        .await
+        .unwrap();
     let next_ids: HashSet<JobId> = ids(&next).into_iter().collect();
     assert_eq!(next.len(), 1, "the deferred jobs are not due, the held one is not free");
     assert!(mine.iter().all(|job| !next_ids.contains(&job.id)));
-    let later = store.claim_jobs(&claim("replica-a", &[JobState::Queued], secs(now, 31), 10)).await.unwrap();
+    let later = store
+        .claim_jobs(&claim("replica-a", &[JobState::Queued], secs(now, 31), 10))
+        .await
+        .unwrap();
     assert!(ids(&mine).iter().all(|id| ids(&later).contains(id)), "due again later");
     assert_eq!(store.defer_jobs(&[], "replica-a", now).await.unwrap(), 0);
 }

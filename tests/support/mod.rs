@@ -136,7 +136,7 @@ impl TestStorage {
 
     /// Drops the PostgreSQL database, if any.
     pub async fn cleanup(self) {
-        if let Some(database) = self.database.and_then(|db| Arc::into_inner(db)) {
+        if let Some(database) = self.database.and_then(Arc::into_inner) {
             database.drop_database().await.expect("drop test database");
         }
     }
