@@ -14,16 +14,15 @@ use crate::{
     store::{ListQuery, PageToken},
 };
 
+pub mod caller;
 pub mod convert;
 pub mod error;
 pub mod request_id;
 mod watch;
 
+use caller::Caller;
 pub use error::ApiError;
 use request_id::RequestId;
-
-/// The tenant every job belongs to until callers are authenticated.
-pub const DEFAULT_TENANT: &str = "default";
 
 /// Jobs per ListCopyJobs page when the caller does not say.
 const DEFAULT_PAGE_SIZE: u32 = 100;
@@ -77,7 +76,7 @@ fn parse_region_filter(field: &'static str, value: String) -> Result<Option<Stri
         })
 }
 
-fn list_query(request: proto::ListCopyJobsRequest) -> Result<ListQuery, ApiError> {
+fn list_query(caller: &Caller, request: proto::ListCopyJobsRequest) -> Result<ListQuery, ApiError> {
     let page_size = match request.page_size {
         0 => DEFAULT_PAGE_SIZE,
         size if size < 0 => {
@@ -105,7 +104,7 @@ fn list_query(request: proto::ListCopyJobsRequest) -> Result<ListQuery, ApiError
         token => Some(PageToken::decode(token)?),
     };
     Ok(ListQuery {
-        tenant: DEFAULT_TENANT.to_owned(),
+        tenant: caller.tenant.clone(),
         states,
         source_region: parse_region_filter("source_region", request.source_region)?,
         destination_region: parse_region_filter("destination_region", request.destination_region)?,
@@ -121,13 +120,14 @@ impl ImageCopyService for ImageCopyApi {
         request: Request<proto::CopyImageRequest>,
     ) -> Result<Response<proto::CopyImageResponse>, Status> {
         let request_id = RequestId::of(&request);
+        let caller = Caller::of(&request);
         let input = convert::copy_input(request.into_inner());
         let copy = CopyRequest::parse(input, &self.default_region).map_err(ApiError::from)?;
         if copy.dry_run {
             let answer = self.engine.dry_run(copy).await;
             return Err(error::backend_status(&answer, Default::default()));
         }
-        let job = self.engine.submit(DEFAULT_TENANT, copy).await.map_err(ApiError::from)?;
+        let job = self.engine.submit(&caller.tenant, copy).await.map_err(ApiError::from)?;
         if let (JobState::Failed, None, Some(failure)) = (job.state, &job.image_id, &job.failure) {
             return Err(ApiError::CopyRefused {
                 job_id: job.id,
@@ -148,11 +148,12 @@ impl ImageCopyService for ImageCopyApi {
         &self,
         request: Request<proto::GetCopyJobRequest>,
     ) -> Result<Response<proto::GetCopyJobResponse>, Status> {
+        let caller = Caller::of(&request);
         let id = parse_job_id(&request.get_ref().job_id)?;
         let job = self
             .engine
             .store()
-            .get_job(DEFAULT_TENANT, id)
+            .get_job(&caller.tenant, id)
             .await
             .map_err(ApiError::from)?;
         Ok(Response::new(proto::GetCopyJobResponse {
@@ -164,7 +165,8 @@ impl ImageCopyService for ImageCopyApi {
         &self,
         request: Request<proto::ListCopyJobsRequest>,
     ) -> Result<Response<proto::ListCopyJobsResponse>, Status> {
-        let query = list_query(request.into_inner())?;
+        let caller = Caller::of(&request);
+        let query = list_query(&caller, request.into_inner())?;
         let page = self.engine.store().list_jobs(&query).await.map_err(ApiError::from)?;
         Ok(Response::new(proto::ListCopyJobsResponse {
             jobs: page.jobs.iter().map(convert::copy_job).collect(),
@@ -178,12 +180,13 @@ impl ImageCopyService for ImageCopyApi {
         &self,
         request: Request<proto::WatchCopyJobRequest>,
     ) -> Result<Response<Self::WatchCopyJobStream>, Status> {
+        let caller = Caller::of(&request);
         let request = request.into_inner();
         let id = parse_job_id(&request.job_id)?;
         // Only jobs the caller may see can be watched.
         self.engine
             .store()
-            .get_job(DEFAULT_TENANT, id)
+            .get_job(&caller.tenant, id)
             .await
             .map_err(ApiError::from)?;
         let stream = watch::watch_job(
@@ -200,8 +203,9 @@ impl ImageCopyService for ImageCopyApi {
         &self,
         request: Request<proto::CancelCopyJobRequest>,
     ) -> Result<Response<proto::CancelCopyJobResponse>, Status> {
+        let caller = Caller::of(&request);
         let id = parse_job_id(&request.get_ref().job_id)?;
-        let job = self.engine.cancel(DEFAULT_TENANT, id).await.map_err(ApiError::from)?;
+        let job = self.engine.cancel(&caller.tenant, id).await.map_err(ApiError::from)?;
         Ok(Response::new(proto::CancelCopyJobResponse {
             job: Some(convert::copy_job(&job)),
         }))
