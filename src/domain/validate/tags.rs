@@ -67,33 +67,38 @@ fn check_tags(v: &mut Violations, spec_index: usize, tags: &[Tag]) -> bool {
             ),
         );
     }
-    let mut seen_keys: HashSet<&str> = HashSet::new();
+    let mut seen_keys: HashSet<&str> = HashSet::with_capacity(tags.len());
     for (j, tag) in tags.iter().enumerate() {
-        let key_field = format!("tag_specifications[{spec_index}].tags[{j}].key");
         let key_chars = tag.key.chars().count();
-        if key_chars == 0 || key_chars > MAX_TAG_KEY_CHARS {
-            v.add(
-                &key_field,
+        let key_problem = if key_chars == 0 || key_chars > MAX_TAG_KEY_CHARS {
+            Some((
                 codes::INVALID_TAG_KEY_MALFORMED,
                 format!("a tag key must be 1 to {MAX_TAG_KEY_CHARS} characters long; it has {key_chars}"),
-            );
+            ))
         } else if tag.is_system() {
-            v.add(
-                &key_field,
+            Some((
                 codes::INVALID_TAG_KEY_MALFORMED,
                 format!(
                     "tag keys starting with \"aws:\" (in any case) are reserved for AWS; rename {:?}",
                     tag.key
                 ),
-            );
+            ))
         } else if !seen_keys.insert(tag.key.as_str()) {
-            v.add(
-                &key_field,
+            Some((
                 codes::INVALID_PARAMETER_VALUE,
                 format!(
                     "tag key {:?} appears more than once in this tag specification: give each key once",
                     tag.key
                 ),
+            ))
+        } else {
+            None
+        };
+        if let Some((code, description)) = key_problem {
+            v.add(
+                format!("tag_specifications[{spec_index}].tags[{j}].key"),
+                code,
+                description,
             );
         }
         let value_chars = tag.value.chars().count();

@@ -214,3 +214,15 @@ fn client_token_is_case_sensitive_and_kept_verbatim() {
     .expect("valid token");
     assert_eq!(request.client_token.map(String::from).as_deref(), Some("Token-ABC"));
 }
+
+#[test]
+fn field_types_read_back_from_json_only_when_valid() {
+    use crate::domain::{AmiName, ImageId};
+    let id: ImageId = serde_json::from_str("\"ami-12345678\"").expect("valid id");
+    assert_eq!(id.as_str(), "ami-12345678");
+    let region: Region = serde_json::from_str("\"us-gov-west-1\"").expect("valid Region");
+    assert_eq!(region.to_string(), "us-gov-west-1");
+    let error = serde_json::from_str::<ImageId>("\"ami-XYZ\"").expect_err("malformed id");
+    assert!(error.to_string().contains("8 or 17 lowercase hex digits"), "{error}");
+    assert!(serde_json::from_str::<AmiName>("\"ab\"").is_err());
+}
