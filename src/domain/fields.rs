@@ -17,7 +17,7 @@ pub struct FieldError {
 }
 
 impl FieldError {
-    fn new(code: &'static str, description: impl Into<String>) -> Self {
+    pub(super) fn new(code: &'static str, description: impl Into<String>) -> Self {
         Self {
             code,
             description: description.into(),
@@ -73,7 +73,7 @@ string_newtype!(
     AmiName
 );
 string_newtype!(
-    /// An idempotency token: 1–64 printable ASCII characters, case-sensitive.
+    /// An idempotency token: 1–64 printable ASCII characters (space included), case-sensitive.
     ClientToken
 );
 string_newtype!(
@@ -107,7 +107,8 @@ fn is_partition(s: &str) -> bool {
     }
 }
 
-fn shown(value: &str) -> String {
+/// The value quoted for an error message, cut short when it is long.
+pub(super) fn shown(value: &str) -> String {
     const MAX: usize = 80;
     if value.chars().count() > MAX {
         let head: String = value.chars().take(MAX).collect();
@@ -154,7 +155,7 @@ impl Region {
         }
     }
 
-    fn is_region_code(value: &str) -> bool {
+    pub(super) fn is_region_code(value: &str) -> bool {
         let parts: Vec<&str> = value.split('-').collect();
         if !(3..=4).contains(&parts.len()) {
             return false;
@@ -210,23 +211,25 @@ impl AmiName {
 }
 
 impl ClientToken {
-    /// Accepts 1–64 printable ASCII characters.
+    /// Accepts 1–64 printable ASCII characters; control characters are refused as they can only
+    /// be a mistake.
     pub fn parse(value: &str) -> Result<Self, FieldError> {
-        if value.is_empty() || value.len() > 64 || !value.bytes().all(|b| (0x21..=0x7e).contains(&b)) {
-            return Err(FieldError::new(
-                codes::INVALID_CLIENT_TOKEN,
-                format!(
-                    "the client token must be 1 to 64 printable ASCII characters without spaces; got {} characters{}",
-                    value.chars().count(),
-                    if value.is_ascii() {
-                        ""
-                    } else {
-                        " including non-ASCII ones"
-                    }
-                ),
-            ));
-        }
-        Ok(Self(value.to_owned()))
+        const MAX: usize = 64;
+        let problem = if value.is_empty() {
+            "it is empty".to_owned()
+        } else if !value.is_ascii() {
+            "it contains non-ASCII characters".to_owned()
+        } else if value.len() > MAX {
+            format!("it has {} characters", value.len())
+        } else if value.bytes().any(|b| b.is_ascii_control()) {
+            "it contains control characters".to_owned()
+        } else {
+            return Ok(Self(value.to_owned()));
+        };
+        Err(FieldError::new(
+            codes::INVALID_CLIENT_TOKEN,
+            format!("the client token must be 1 to {MAX} printable ASCII characters; {problem}"),
+        ))
     }
 }
 
@@ -312,9 +315,10 @@ impl KmsKeyId {
                 .all(|(g, len)| g.len() == len && g.bytes().all(|b| b.is_ascii_hexdigit()))
     }
 
+    /// `aws/` names are AWS managed keys (`alias/aws/ebs`): nobody may create one, but naming one
+    /// is how a caller picks the managed EBS key explicitly, so they are accepted.
     fn is_alias_name(name: &str) -> bool {
         (1..=256).contains(&name.len())
-            && !name.starts_with("aws/")
             && name
                 .bytes()
                 .all(|b| b.is_ascii_alphanumeric() || matches!(b, b':' | b'/' | b'_' | b'-'))

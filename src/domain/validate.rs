@@ -1,24 +1,17 @@
 //! Validation of a CopyImage request: every rule of EC2's that can be checked without asking EC2,
 //! applied to the whole request so that every violation is reported at once.
 
-use std::collections::HashSet;
+mod destination;
+mod tags;
+#[cfg(test)]
+mod tests;
 
 use super::codes;
-use super::fields::{AmiName, ClientToken, FieldError, ImageId, KmsKeyId, OutpostArn, Region, ResourceType, Tag};
-use super::request::{CopyImageInput, CopyRequest, Destination, TagSpecification};
+use super::fields::{AmiName, ClientToken, FieldError, ImageId, KmsKeyId, Region};
+use super::request::{CopyImageInput, CopyRequest, Destination};
 
 /// Longest description EC2 accepts, in characters.
 const MAX_DESCRIPTION_CHARS: usize = 255;
-/// Most tags one resource may carry.
-const MAX_TAGS_PER_RESOURCE: usize = 50;
-/// Longest tag key, in characters (EC2's documentation; its API model says 127).
-const MAX_TAG_KEY_CHARS: usize = 128;
-/// Longest tag value, in characters.
-const MAX_TAG_VALUE_CHARS: usize = 256;
-/// Time-based copies: shortest duration, longest, and the step between them, in minutes.
-const COPY_MINUTES_MIN: i64 = 15;
-const COPY_MINUTES_MAX: i64 = 48 * 60;
-const COPY_MINUTES_STEP: i64 = 15;
 
 /// One problem with one field of a request.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -90,14 +83,16 @@ impl Violations {
     }
 
     /// Parses a required field: a missing value and a malformed one are both recorded.
+    /// `what` tells the caller what to put there.
     fn required<T>(
         &mut self,
         field: &str,
+        what: &str,
         value: &str,
         parse: impl FnOnce(&str) -> Result<T, FieldError>,
     ) -> Option<T> {
         if value.is_empty() {
-            self.add(field, codes::MISSING_PARAMETER, format!("{field} is required"));
+            self.add(field, codes::MISSING_PARAMETER, format!("{field} is required: {what}"));
             return None;
         }
         self.optional(field, value, parse)
@@ -123,17 +118,27 @@ impl CopyRequest {
     pub fn parse(input: CopyImageInput, default_region: &Region) -> Result<CopyRequest, InvalidRequest> {
         let mut v = Violations::default();
 
-        let source_image_id = v.required("source_image_id", &input.source_image_id, ImageId::parse);
-        let source_region = v.required("source_region", &input.source_region, Region::parse);
-        let name = v.required("name", &input.name, AmiName::parse);
+        let source_image_id = v.required(
+            "source_image_id",
+            "the AMI to copy, such as ami-0abcdef1234567890",
+            &input.source_image_id,
+            ImageId::parse,
+        );
+        let source_region = v.required(
+            "source_region",
+            "the Region that holds the AMI, such as us-west-2",
+            &input.source_region,
+            Region::parse,
+        );
+        let name = v.required(
+            "name",
+            "the name of the new AMI, 3 to 128 characters",
+            &input.name,
+            AmiName::parse,
+        );
         let description = check_description(&mut v, input.description.clone());
         let client_token = v.optional("client_token", &input.client_token, ClientToken::parse);
-        let outpost = v.optional(
-            "destination_outpost_arn",
-            &input.destination_outpost_arn,
-            OutpostArn::parse,
-        );
-        let destination_region = resolve_destination_region(&mut v, &input, outpost.as_ref(), default_region);
+        let (destination_region, destination) = destination::resolve(&mut v, &input, default_region);
 
         let kms_key_id = v.optional("kms_key_id", &input.kms_key_id, KmsKeyId::parse);
         check_kms_key(
@@ -142,17 +147,15 @@ impl CopyRequest {
             input.encrypted,
             destination_region.as_ref(),
         );
-
-        let destination = resolve_destination(&mut v, &input, outpost);
         if let (Some(Destination::Outpost(arn)), Some(source)) = (&destination, &source_region) {
-            check_outpost(&mut v, arn, source, input.encrypted);
+            destination::check_outpost(&mut v, arn, source, input.encrypted);
         }
-        let copy_minutes = check_copy_minutes(
+        let copy_minutes = destination::check_copy_minutes(
             &mut v,
             input.snapshot_copy_completion_duration_minutes,
             destination.as_ref(),
         );
-        let tag_specifications = check_tag_specifications(&mut v, &input.tag_specifications);
+        let tag_specifications = tags::check_tag_specifications(&mut v, &input.tag_specifications);
 
         if !v.0.is_empty() {
             return Err(InvalidRequest { violations: v.0 });
@@ -198,37 +201,6 @@ fn check_description(v: &mut Violations, description: String) -> Option<String> 
     (!description.is_empty()).then_some(description)
 }
 
-/// The Region the copy is made in: the request's, or for an Outpost its anchor Region, or the
-/// service's default.
-fn resolve_destination_region(
-    v: &mut Violations,
-    input: &CopyImageInput,
-    outpost: Option<&OutpostArn>,
-    default_region: &Region,
-) -> Option<Region> {
-    if input.destination_region.is_empty() {
-        return match outpost {
-            Some(arn) => Region::parse(arn.region()).ok(),
-            None => Some(default_region.clone()),
-        };
-    }
-    let region = v.optional("destination_region", &input.destination_region, Region::parse)?;
-    if let Some(arn) = outpost
-        && arn.region() != region.as_str()
-    {
-        v.add(
-                "destination_region",
-                codes::INVALID_PARAMETER_COMBINATION,
-                format!(
-                    "a copy to an Outpost is made in the Outpost's Region {}; leave destination_region empty or set it to {}",
-                    arn.region(),
-                    arn.region()
-                ),
-            );
-    }
-    Some(region)
-}
-
 fn check_kms_key(
     v: &mut Violations,
     key: Option<&KmsKeyId>,
@@ -252,224 +224,4 @@ fn check_kms_key(
             format!("the KMS key must be in the destination Region {destination}, but its ARN names {key_region}"),
         );
     }
-}
-
-/// Picks the one destination kind; more than one is a violation on each extra field.
-fn resolve_destination(v: &mut Violations, input: &CopyImageInput, outpost: Option<OutpostArn>) -> Option<Destination> {
-    let given: Vec<&str> = [
-        ("destination_outpost_arn", &input.destination_outpost_arn),
-        ("destination_availability_zone", &input.destination_availability_zone),
-        (
-            "destination_availability_zone_id",
-            &input.destination_availability_zone_id,
-        ),
-    ]
-    .into_iter()
-    .filter(|(_, value)| !value.is_empty())
-    .map(|(field, _)| field)
-    .collect();
-    if given.len() > 1 {
-        for field in &given[1..] {
-            v.add(
-                *field,
-                codes::INVALID_PARAMETER_COMBINATION,
-                format!("give at most one of {}; {} is also set", given.join(", "), given[0]),
-            );
-        }
-        return None;
-    }
-    if !input.destination_outpost_arn.is_empty() {
-        return outpost.map(Destination::Outpost);
-    }
-    if !input.destination_availability_zone.is_empty() {
-        let zone = &input.destination_availability_zone;
-        if !is_zone_name(zone) {
-            v.add(
-                "destination_availability_zone",
-                codes::INVALID_PARAMETER_VALUE,
-                format!("{zone:?} is not an Availability Zone name: expected a name such as us-west-2-lax-1a"),
-            );
-            return None;
-        }
-        return Some(Destination::AvailabilityZone(zone.clone()));
-    }
-    if !input.destination_availability_zone_id.is_empty() {
-        let id = &input.destination_availability_zone_id;
-        if !is_zone_id(id) {
-            v.add(
-                "destination_availability_zone_id",
-                codes::INVALID_PARAMETER_VALUE,
-                format!("{id:?} is not an Availability Zone id: expected an id such as usw2-lax1-az1"),
-            );
-            return None;
-        }
-        return Some(Destination::AvailabilityZoneId(id.clone()));
-    }
-    Some(Destination::Region)
-}
-
-/// A zone name is a Region code followed by dash-separated lowercase words and digits ending in
-/// a letter: `us-west-2a`, `us-west-2-lax-1a`.
-fn is_zone_name(zone: &str) -> bool {
-    zone.len() <= 64
-        && zone.ends_with(|c: char| c.is_ascii_lowercase())
-        && zone
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        && zone.split('-').count() >= 3
-        && !zone.split('-').any(str::is_empty)
-}
-
-/// A zone id is `usw2-az1` or `usw2-lax1-az1`.
-fn is_zone_id(id: &str) -> bool {
-    let parts: Vec<&str> = id.split('-').collect();
-    let word_then_digits = |s: &str| {
-        let letters = s.trim_end_matches(|c: char| c.is_ascii_digit());
-        !letters.is_empty() && letters.len() < s.len() && letters.bytes().all(|b| b.is_ascii_lowercase())
-    };
-    (2..=3).contains(&parts.len())
-        && parts.iter().all(|p| word_then_digits(p))
-        && parts.last().is_some_and(|p| p.starts_with("az"))
-}
-
-fn check_outpost(v: &mut Violations, arn: &OutpostArn, source_region: &Region, encrypted: Option<bool>) {
-    if arn.region() != source_region.as_str() {
-        v.add(
-            "destination_outpost_arn",
-            codes::INVALID_PARAMETER_COMBINATION,
-            format!(
-                "an AMI can only be copied to an Outpost in its own Region: the Outpost is in {} but source_region is {source_region}",
-                arn.region()
-            ),
-        );
-    }
-    if encrypted == Some(false) {
-        v.add(
-            "encrypted",
-            codes::INVALID_PARAMETER_COMBINATION,
-            "Outposts do not support unencrypted snapshots: leave encrypted unset or set it to true",
-        );
-    }
-}
-
-fn check_copy_minutes(v: &mut Violations, minutes: Option<i64>, destination: Option<&Destination>) -> Option<u32> {
-    const FIELD: &str = "snapshot_copy_completion_duration_minutes";
-    let minutes = minutes?;
-    let mut ok = true;
-    if !(COPY_MINUTES_MIN..=COPY_MINUTES_MAX).contains(&minutes) || minutes % COPY_MINUTES_STEP != 0 {
-        v.add(
-            FIELD,
-            codes::INVALID_PARAMETER_VALUE,
-            format!(
-                "a time-based copy takes {COPY_MINUTES_MIN} to {COPY_MINUTES_MAX} minutes in steps of {COPY_MINUTES_STEP}; got {minutes}"
-            ),
-        );
-        ok = false;
-    }
-    match destination {
-        Some(Destination::Outpost(_))
-        | Some(Destination::AvailabilityZone(_))
-        | Some(Destination::AvailabilityZoneId(_)) => {
-            v.add(
-                FIELD,
-                codes::INVALID_PARAMETER_COMBINATION,
-                "time-based copies are not supported to Outposts or Local Zones: remove the duration or the Outpost/zone destination",
-            );
-            ok = false;
-        }
-        Some(Destination::Region) | None => {}
-    }
-    if ok { u32::try_from(minutes).ok() } else { None }
-}
-
-fn check_tag_specifications(
-    v: &mut Violations,
-    specs: &[super::request::TagSpecificationInput],
-) -> Vec<TagSpecification> {
-    let mut accepted = Vec::with_capacity(specs.len());
-    let mut seen_types: HashSet<ResourceType> = HashSet::new();
-    for (i, spec) in specs.iter().enumerate() {
-        let type_field = format!("tag_specifications[{i}].resource_type");
-        let resource_type = if spec.resource_type.is_empty() {
-            v.add(
-                &type_field,
-                codes::MISSING_PARAMETER,
-                format!("{type_field} is required: use \"image\" or \"snapshot\""),
-            );
-            None
-        } else {
-            v.optional(&type_field, &spec.resource_type, ResourceType::parse)
-        };
-        if let Some(kind) = resource_type
-            && !seen_types.insert(kind)
-        {
-            v.add(
-                &type_field,
-                codes::INVALID_PARAMETER_VALUE,
-                format!(
-                    "resource type {:?} appears in more than one tag specification: put all its tags in one",
-                    kind.as_str()
-                ),
-            );
-        }
-        let tags_ok = check_tags(v, i, &spec.tags);
-        if let (Some(resource_type), true) = (resource_type, tags_ok) {
-            accepted.push(TagSpecification {
-                resource_type,
-                tags: spec.tags.clone(),
-            });
-        }
-    }
-    accepted
-}
-
-/// Checks one specification's tags; true when all are acceptable.
-fn check_tags(v: &mut Violations, spec_index: usize, tags: &[Tag]) -> bool {
-    let before = v.0.len();
-    if tags.len() > MAX_TAGS_PER_RESOURCE {
-        v.add(
-            format!("tag_specifications[{spec_index}].tags"),
-            codes::TAG_LIMIT_EXCEEDED,
-            format!(
-                "a resource may have at most {MAX_TAGS_PER_RESOURCE} tags; {} were given",
-                tags.len()
-            ),
-        );
-    }
-    let mut seen_keys: HashSet<&str> = HashSet::new();
-    for (j, tag) in tags.iter().enumerate() {
-        let key_field = format!("tag_specifications[{spec_index}].tags[{j}].key");
-        let key_chars = tag.key.chars().count();
-        if key_chars == 0 || key_chars > MAX_TAG_KEY_CHARS {
-            v.add(
-                &key_field,
-                codes::INVALID_TAG_KEY_MALFORMED,
-                format!("a tag key must be 1 to {MAX_TAG_KEY_CHARS} characters long; it has {key_chars}"),
-            );
-        } else if tag.is_system() {
-            v.add(
-                &key_field,
-                codes::INVALID_TAG_KEY_MALFORMED,
-                format!(
-                    "tag keys starting with \"aws:\" are reserved for AWS; rename {:?}",
-                    tag.key
-                ),
-            );
-        } else if !seen_keys.insert(tag.key.as_str()) {
-            v.add(
-                &key_field,
-                codes::INVALID_PARAMETER_VALUE,
-                format!("tag key {:?} appears more than once in this tag specification", tag.key),
-            );
-        }
-        let value_chars = tag.value.chars().count();
-        if value_chars > MAX_TAG_VALUE_CHARS {
-            v.add(
-                format!("tag_specifications[{spec_index}].tags[{j}].value"),
-                codes::INVALID_PARAMETER_VALUE,
-                format!("a tag value may be at most {MAX_TAG_VALUE_CHARS} characters long; it has {value_chars}"),
-            );
-        }
-    }
-    v.0.len() == before
 }
