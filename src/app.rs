@@ -220,7 +220,11 @@ impl App {
             if let Ok(metrics_address) = listener.local_addr() {
                 info!(%metrics_address, "serving prometheus metrics at /metrics");
             }
-            tasks.spawn(crate::metrics::server::serve(listener, self.metrics.clone(), shutdown.clone()));
+            tasks.spawn(crate::metrics::server::serve(
+                listener,
+                self.metrics.clone(),
+                shutdown.clone(),
+            ));
         }
 
         let reflection_v1 = reflection().build_v1().map_err(reflection_error)?;

@@ -177,13 +177,23 @@ mod tests {
     fn a_bad_file_is_refused_with_one_line_per_mistake() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("amicopy.json");
-        std::fs::write(&path, r#"{"listen": "nowhere", "colour": "blue", "region": "us-east-1"}"#).unwrap();
+        std::fs::write(
+            &path,
+            r#"{"listen": "nowhere", "colour": "blue", "region": "us-east-1"}"#,
+        )
+        .unwrap();
         let Err(ConfigError::File(lines)) = Config::load_from(["amicopyd", "--config", path.to_str().unwrap()]) else {
             panic!("a bad file must be refused");
         };
         assert_eq!(lines.len(), 2, "{lines:?}");
-        assert!(lines.iter().any(|l| l.contains("listen") && l.contains("nowhere")), "{lines:?}");
-        assert!(lines.iter().any(|l| l.contains("unknown setting \"colour\"")), "{lines:?}");
+        assert!(
+            lines.iter().any(|l| l.contains("listen") && l.contains("nowhere")),
+            "{lines:?}"
+        );
+        assert!(
+            lines.iter().any(|l| l.contains("unknown setting \"colour\"")),
+            "{lines:?}"
+        );
     }
 
     #[test]

@@ -17,7 +17,8 @@ const NOT_IN_FILE: &[&str] = &["config", "help", "version"];
 /// `given` says came from the command line or the environment. Errors are one line each.
 pub fn arguments(path: &Path, given: &clap::ArgMatches) -> Result<Vec<OsString>, Vec<String>> {
     let shown = path.display();
-    let text = std::fs::read_to_string(path).map_err(|e| vec![format!("{shown}: cannot read the settings file: {e}")])?;
+    let text =
+        std::fs::read_to_string(path).map_err(|e| vec![format!("{shown}: cannot read the settings file: {e}")])?;
     let object = match serde_json::from_str::<Value>(&text) {
         Ok(Value::Object(object)) => object,
         Ok(_) => return Err(vec![format!("{shown}: the settings file must hold one JSON object")]),
@@ -31,7 +32,9 @@ pub fn arguments(path: &Path, given: &clap::ArgMatches) -> Result<Vec<OsString>,
             .get_arguments()
             .find(|arg| arg.get_long() == Some(key.as_str()) && !NOT_IN_FILE.contains(&key.as_str()))
         else {
-            mistakes.push(format!("{shown}: unknown setting {key:?}; keys are the long flag names of amicopyd --help"));
+            mistakes.push(format!(
+                "{shown}: unknown setting {key:?}; keys are the long flag names of amicopyd --help"
+            ));
             continue;
         };
         let flag = format!("--{key}");
@@ -57,7 +60,11 @@ pub fn arguments(path: &Path, given: &clap::ArgMatches) -> Result<Vec<OsString>,
             arguments.extend(words.into_iter().map(OsString::from));
         }
     }
-    if mistakes.is_empty() { Ok(arguments) } else { Err(mistakes) }
+    if mistakes.is_empty() {
+        Ok(arguments)
+    } else {
+        Err(mistakes)
+    }
 }
 
 /// The command-line words for one file value.

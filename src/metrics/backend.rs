@@ -56,7 +56,10 @@ impl Ec2Backend for MeteredBackend {
         region: &Region,
         snapshot_ids: &[String],
     ) -> Result<Vec<SnapshotProgress>, BackendError> {
-        self.count("DescribeSnapshots", self.inner.snapshot_progress(region, snapshot_ids).await)
+        self.count(
+            "DescribeSnapshots",
+            self.inner.snapshot_progress(region, snapshot_ids).await,
+        )
     }
 
     async fn deregister_image(&self, region: &Region, image_id: &str) -> Result<(), BackendError> {
@@ -68,6 +71,9 @@ impl Ec2Backend for MeteredBackend {
         region: &Region,
         image_id: &str,
     ) -> Result<Option<SourceImage>, BackendError> {
-        self.count("DescribeImages", self.inner.describe_source_image(region, image_id).await)
+        self.count(
+            "DescribeImages",
+            self.inner.describe_source_image(region, image_id).await,
+        )
     }
 }

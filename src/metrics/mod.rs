@@ -112,52 +112,61 @@ impl Default for Metrics {
 impl Metrics {
     /// A fresh registry with every series registered under the `amicopy_` prefix.
     pub fn new() -> Self {
+        let rpc_requests = Family::<RpcLabels, Counter>::default();
+        let rpc_duration: HistogramFamily<RpcLabels> = Family::new_with_constructor(latency_histogram);
+        let jobs = Family::<StateLabels, Gauge>::default();
+        let queue_depth = Family::<RegionLabels, Gauge>::default();
+        let copies_in_flight = Family::<RegionLabels, Gauge>::default();
+        let ec2_calls = Family::<OperationLabels, Counter>::default();
+        let ec2_throttles = Family::<OperationLabels, Counter>::default();
+        let watch_streams = Gauge::default();
+        let store_duration: HistogramFamily<OperationLabels> = Family::new_with_constructor(latency_histogram);
+
         let mut registry = Registry::with_prefix("amicopy");
-        let metrics = Self {
-            registry: Arc::new(Registry::default()),
-            rpc_requests: Family::default(),
-            rpc_duration: Family::new_with_constructor(latency_histogram),
-            jobs: Family::default(),
-            queue_depth: Family::default(),
-            copies_in_flight: Family::default(),
-            ec2_calls: Family::default(),
-            ec2_throttles: Family::default(),
-            watch_streams: Gauge::default(),
-            store_duration: Family::new_with_constructor(latency_histogram),
-        };
-        let m = &metrics;
-        registry.register("rpc_requests", "gRPC calls answered, by method and code", m.rpc_requests.clone());
+        registry.register(
+            "rpc_requests",
+            "gRPC calls answered, by method and code",
+            rpc_requests.clone(),
+        );
         registry.register(
             "rpc_duration_seconds",
             "gRPC call latency until the response starts, by method and code",
-            m.rpc_duration.clone(),
+            rpc_duration.clone(),
         );
-        registry.register("jobs", "Jobs per state (refreshed from the store)", m.jobs.clone());
+        registry.register("jobs", "Jobs per state (refreshed from the store)", jobs.clone());
         registry.register(
             "queue_depth",
             "QUEUED jobs per destination Region (refreshed from the store)",
-            m.queue_depth.clone(),
+            queue_depth.clone(),
         );
         registry.register(
             "copies_in_flight",
             "COPYING jobs per destination Region (refreshed from the store)",
-            m.copies_in_flight.clone(),
+            copies_in_flight.clone(),
         );
-        registry.register("ec2_calls", "EC2 API calls made, by operation", m.ec2_calls.clone());
+        registry.register("ec2_calls", "EC2 API calls made, by operation", ec2_calls.clone());
         registry.register(
             "ec2_throttles",
             "EC2 API calls refused with RequestLimitExceeded, by operation",
-            m.ec2_throttles.clone(),
+            ec2_throttles.clone(),
         );
-        registry.register("watch_streams_open", "Open WatchCopyJob streams", m.watch_streams.clone());
+        registry.register("watch_streams_open", "Open WatchCopyJob streams", watch_streams.clone());
         registry.register(
             "store_duration_seconds",
             "Job store call latency, by method",
-            m.store_duration.clone(),
+            store_duration.clone(),
         );
         Self {
             registry: Arc::new(registry),
-            ..metrics
+            rpc_requests,
+            rpc_duration,
+            jobs,
+            queue_depth,
+            copies_in_flight,
+            ec2_calls,
+            ec2_throttles,
+            watch_streams,
+            store_duration,
         }
     }
 

@@ -51,7 +51,11 @@ async fn answer(mut stream: TcpStream, metrics: &Metrics) -> std::io::Result<()>
     let mut parts = request_line.split_whitespace();
     let (status, content_type, body) = match (parts.next(), parts.next()) {
         (Some("GET"), Some("/metrics")) => ("200 OK", CONTENT_TYPE, metrics.encode()),
-        (Some("GET"), _) => ("404 Not Found", "text/plain", "only /metrics is served here\n".to_owned()),
+        (Some("GET"), _) => (
+            "404 Not Found",
+            "text/plain",
+            "only /metrics is served here\n".to_owned(),
+        ),
         _ => (
             "405 Method Not Allowed",
             "text/plain",

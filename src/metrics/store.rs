@@ -64,7 +64,8 @@ impl JobStore for MeteredStore {
     }
 
     async fn list_events(&self, id: JobId, after: u64, limit: u32) -> Result<Vec<JobEvent>, StoreError> {
-        self.timed("list_events", self.inner.list_events(id, after, limit)).await
+        self.timed("list_events", self.inner.list_events(id, after, limit))
+            .await
     }
 
     async fn defer_jobs(&self, ids: &[JobId], owner: &str, until: DateTime<Utc>) -> Result<u64, StoreError> {

@@ -10,7 +10,10 @@ use crate::harness::{Harness, create, new_job, now, parse, request};
 crate::on_both_engines!(jobs_are_counted_per_state_and_destination_region);
 
 async fn jobs_are_counted_per_state_and_destination_region(h: &Harness) {
-    assert!(h.store.count_by_state().await.unwrap().is_empty(), "an empty store counts nothing");
+    assert!(
+        h.store.count_by_state().await.unwrap().is_empty(),
+        "an empty store counts nothing"
+    );
     create(&*h.store, new_job("acme", request("one", None), now())).await;
     create(&*h.store, new_job("globex", request("two", None), now())).await;
     let to_ireland = parse(CopyImageInput {

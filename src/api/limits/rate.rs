@@ -97,7 +97,11 @@ where
             };
             if let Err(wait) = taken {
                 tracing::Span::current().record("tenant", tenant.as_str());
-                tracing::info!(tenant, retry_ms = wait.as_millis() as u64, "tenant request rate exceeded");
+                tracing::info!(
+                    tenant,
+                    retry_ms = wait.as_millis() as u64,
+                    "tenant request rate exceeded"
+                );
                 let response = error::rate_limited(&tenant, wait).into_http();
                 return Box::pin(async move { Ok(response) });
             }
