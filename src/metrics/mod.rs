@@ -226,3 +226,6 @@ pub async fn refresh_job_gauges(
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

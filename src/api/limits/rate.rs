@@ -109,3 +109,49 @@ where
         Box::pin(self.inner.call(request))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::{convert::Infallible, time::Duration};
+
+    use tonic::{Code, Status};
+    use tower::{ServiceExt, service_fn};
+
+    use super::*;
+
+    async fn call(layer: &TenantRateLimitLayer, path: &str, tenant: &str) -> Code {
+        let service = layer.layer(service_fn(|_: http::Request<()>| async {
+            Ok::<_, Infallible>(http::Response::new(String::new()))
+        }));
+        let mut request = http::Request::builder().uri(path).body(()).unwrap();
+        request.extensions_mut().insert(Caller {
+            tenant: tenant.to_owned(),
+        });
+        let response = service.oneshot(request).await.unwrap();
+        Status::from_header_map(response.headers()).map_or(Code::Ok, |status| status.code())
+    }
+
+    const COPY: &str = "/amicopy.v1.ImageCopyService/CopyImage";
+
+    #[tokio::test(start_paused = true)]
+    async fn each_tenant_has_its_own_bucket_and_tokens_come_back() {
+        let layer = TenantRateLimitLayer::new(1.0, 2);
+        assert_eq!(call(&layer, COPY, "acme").await, Code::Ok);
+        assert_eq!(call(&layer, COPY, "acme").await, Code::Ok);
+        assert_eq!(call(&layer, COPY, "acme").await, Code::ResourceExhausted);
+        assert_eq!(call(&layer, COPY, "globex").await, Code::Ok);
+        tokio::time::advance(Duration::from_secs(1)).await;
+        assert_eq!(call(&layer, COPY, "acme").await, Code::Ok);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn health_checks_and_a_zero_rate_are_never_limited() {
+        let layer = TenantRateLimitLayer::new(1.0, 0);
+        assert_eq!(call(&layer, "/grpc.health.v1.Health/Check", "acme").await, Code::Ok);
+        assert_eq!(call(&layer, COPY, "acme").await, Code::ResourceExhausted);
+        let off = TenantRateLimitLayer::new(0.0, 0);
+        for _ in 0..10 {
+            assert_eq!(call(&off, COPY, "acme").await, Code::Ok);
+        }
+    }
+}
