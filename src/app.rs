@@ -12,12 +12,19 @@ use tonic_health::{ServingStatus, server::HealthReporter};
 use tracing::{info, warn};
 use uuid::Uuid;
 
+use tower::{limit::GlobalConcurrencyLimitLayer, load_shed::LoadShedLayer};
+
 use crate::{
-    api::{ImageCopyApi, request_id::RequestIdLayer},
+    api::{
+        ImageCopyApi,
+        limits::{LimitSettings, ShedAsUnavailableLayer, TenantRateLimitLayer, WatchSlots},
+        request_id::RequestIdLayer,
+    },
     backend::{Ec2Backend, ec2::SdkBackend, sim::Simulator},
     config::{BackendKind, Config},
     domain::Region,
     engine::{Engine, hub::EventHub},
+    metrics::{Metrics, backend::MeteredBackend, rpc::RpcMetricsLayer, store::MeteredStore},
     proto::{self, image_copy_service_server::ImageCopyServiceServer},
     store::{self, JobStore, StoreError},
 };
@@ -78,6 +85,12 @@ pub struct App {
     default_region: Region,
     watch_poll: Duration,
     backend_name: &'static str,
+    limits: LimitSettings,
+    request_timeout: Duration,
+    keepalive: Option<(Duration, Duration)>,
+    metrics: Metrics,
+    metrics_listener: Option<TcpListener>,
+    metrics_refresh: Duration,
 }
 
 impl App {
@@ -108,6 +121,21 @@ impl App {
             setting: "--database-timeout-seconds",
             message: e.to_string(),
         })?;
+        let limit_error = |(setting, message): (&'static str, String)| AppError::Config { setting, message };
+        let request_timeout = config.limits.request_timeout().map_err(limit_error)?;
+        let keepalive = config.limits.keepalive().map_err(limit_error)?;
+        if config.limits.max_concurrent_requests == 0 {
+            return Err(AppError::Config {
+                setting: "--max-concurrent-requests",
+                message: "must be at least 1".to_owned(),
+            });
+        }
+        let metrics_refresh =
+            Duration::try_from_secs_f64(config.metrics.metrics_refresh_seconds).map_err(|e| AppError::Config {
+                setting: "--metrics-refresh-seconds",
+                message: e.to_string(),
+            })?;
+        let metrics = Metrics::new();
         let store = store::connect(config.database_url.as_deref(), &config.data_dir, timeout)
             .await
             .map_err(|source| AppError::Database {
@@ -117,12 +145,22 @@ impl App {
                 },
                 source,
             })?;
+        let store: Arc<dyn JobStore> = Arc::new(MeteredStore::new(store, metrics.clone()));
+        let backend: Arc<dyn Ec2Backend> = Arc::new(MeteredBackend::new(backend, metrics.clone()));
         let listener = TcpListener::bind(config.listen)
             .await
             .map_err(|source| AppError::Listen {
                 address: config.listen,
                 source,
             })?;
+        let metrics_listener = match config.metrics.metrics_listen {
+            Some(address) => Some(
+                TcpListener::bind(address)
+                    .await
+                    .map_err(|source| AppError::Listen { address, source })?,
+            ),
+            None => None,
+        };
         let replica = format!("amicopyd-{}", Uuid::new_v4().simple());
         let engine = Engine::new(store, backend, EventHub::new(), config.engine.clone(), &replica);
         Ok(Self {
@@ -134,7 +172,20 @@ impl App {
                 BackendKind::Sim => "sim",
                 BackendKind::Ec2 => "ec2",
             },
+            limits: config.limits.clone(),
+            request_timeout,
+            keepalive,
+            metrics,
+            metrics_listener,
+            metrics_refresh,
         })
+    }
+
+    /// Where the metrics listener serves `/metrics`, when one is configured.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_listener
+            .as_ref()
+            .and_then(|listener| listener.local_addr().ok())
     }
 
     /// The address the server listens on.
@@ -159,6 +210,22 @@ impl App {
         ));
         tasks.spawn(forward_change_feed(Arc::clone(&self.engine), shutdown.clone()));
         tasks.spawn(Arc::clone(&self.engine).run(shutdown.clone()));
+        tasks.spawn(crate::metrics::refresh_job_gauges(
+            self.metrics.clone(),
+            Arc::clone(self.engine.store()),
+            self.metrics_refresh,
+            shutdown.clone(),
+        ));
+        if let Some(listener) = self.metrics_listener {
+            if let Ok(metrics_address) = listener.local_addr() {
+                info!(%metrics_address, "serving prometheus metrics at /metrics");
+            }
+            tasks.spawn(crate::metrics::server::serve(
+                listener,
+                self.metrics.clone(),
+                shutdown.clone(),
+            ));
+        }
 
         let reflection_v1 = reflection().build_v1().map_err(reflection_error)?;
         let reflection_v1alpha = reflection().build_v1alpha().map_err(reflection_error)?;
@@ -167,15 +234,30 @@ impl App {
             self.default_region.clone(),
             shutdown.clone(),
             self.watch_poll,
-        );
+        )
+        .with_watch_slots(WatchSlots::new(
+            self.limits.max_watch_streams_per_tenant,
+            self.metrics.watch_streams.clone(),
+        ));
 
         info!(%address, backend = self.backend_name, region = %self.default_region, "amicopyd serving");
         let served = Server::builder()
+            .timeout(self.request_timeout)
+            .http2_keepalive_interval(self.keepalive.map(|(interval, _)| interval))
+            .http2_keepalive_timeout(self.keepalive.map(|(_, timeout)| timeout))
             .layer(RequestIdLayer)
+            .layer(RpcMetricsLayer::new(self.metrics.clone()))
+            .layer(TenantRateLimitLayer::new(
+                self.limits.tenant_requests_per_second,
+                self.limits.tenant_request_burst,
+            ))
+            .layer(ShedAsUnavailableLayer)
+            .layer(LoadShedLayer::new())
+            .layer(GlobalConcurrencyLimitLayer::new(self.limits.max_concurrent_requests))
             .add_service(health_service)
             .add_service(reflection_v1)
             .add_service(reflection_v1alpha)
-            .add_service(ImageCopyServiceServer::new(api))
+            .add_service(ImageCopyServiceServer::new(api).max_decoding_message_size(self.limits.max_message_bytes))
             .serve_with_incoming_shutdown(
                 TcpListenerStream::new(self.listener),
                 shutdown.clone().cancelled_owned(),

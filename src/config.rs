@@ -1,16 +1,27 @@
 //! Every setting of `amicopyd`, as a command-line flag with an environment variable beside it.
-//! `amicopyd --help` lists them all with their defaults.
+//! `amicopyd --help` lists them all with their defaults. [`Config::load_from`] also reads the
+//! optional settings file ([`file`]).
 
-use std::{net::SocketAddr, path::PathBuf};
+use std::{ffi::OsString, net::SocketAddr, path::PathBuf};
 
-use clap::{Parser, ValueEnum};
+use clap::{CommandFactory, FromArgMatches, Parser, ValueEnum};
 
-use crate::{backend::ec2::Ec2Settings, backend::sim::SimSettings, engine::EngineSettings};
+use crate::{
+    api::limits::LimitSettings, backend::ec2::Ec2Settings, backend::sim::SimSettings, engine::EngineSettings,
+    metrics::MetricsSettings,
+};
+
+pub mod file;
 
 /// amicopyd: EC2 CopyImage as a gRPC service that carries every copy to the end.
 #[derive(Parser, Debug, Clone)]
 #[command(name = "amicopyd", version, about, long_about = None, args_override_self = true)]
 pub struct Config {
+    /// A JSON settings file whose keys are the long flag names (e.g. {"listen": "0.0.0.0:50051"});
+    /// flags and environment variables override it; unknown keys are refused.
+    #[arg(long, env = "AMICOPY_CONFIG")]
+    pub config: Option<PathBuf>,
+
     /// Address the gRPC server listens on.
     #[arg(long, env = "AMICOPY_LISTEN", default_value = "127.0.0.1:50051")]
     pub listen: SocketAddr,
@@ -57,6 +68,48 @@ pub struct Config {
     /// EC2 settings (with --backend ec2).
     #[command(flatten)]
     pub ec2: Ec2Settings,
+
+    /// Protective limits.
+    #[command(flatten)]
+    pub limits: LimitSettings,
+
+    /// Prometheus metrics.
+    #[command(flatten)]
+    pub metrics: MetricsSettings,
+}
+
+/// Why the settings could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// A flag or environment variable is wrong, or --help or --version was asked for; clap
+    /// prints it and exits.
+    #[error(transparent)]
+    Cli(#[from] clap::Error),
+    /// The settings file is unreadable or has mistakes, one line each.
+    #[error("{}", .0.join("\n"))]
+    File(Vec<String>),
+}
+
+impl Config {
+    /// Reads the settings from `args` (the program name first) and the environment, with the
+    /// `--config` file's values as defaults under both.
+    pub fn load_from<I, T>(args: I) -> Result<Self, ConfigError>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<OsString> + Clone,
+    {
+        let args: Vec<OsString> = args.into_iter().map(Into::into).collect();
+        let given = Self::command().try_get_matches_from(&args)?;
+        let config = Self::from_arg_matches(&given)?;
+        let Some(path) = &config.config else {
+            return Ok(config);
+        };
+        let from_file = file::arguments(path, &given).map_err(ConfigError::File)?;
+        let mut merged = args.iter().take(1).cloned().collect::<Vec<_>>();
+        merged.extend(from_file);
+        merged.extend(args.iter().skip(1).cloned());
+        Ok(Self::try_parse_from(merged)?)
+    }
 }
 
 /// Which EC2 the service talks to.
@@ -86,6 +139,61 @@ mod tests {
     #[test]
     fn the_command_line_is_consistent() {
         Config::command().debug_assert();
+    }
+
+    #[test]
+    fn every_setting_has_an_environment_variable_and_a_documented_flag() {
+        let mut command = Config::command();
+        let help = command.render_long_help().to_string();
+        for arg in Config::command().get_arguments() {
+            let id = arg.get_id().as_str();
+            if id == "help" || id == "version" {
+                continue;
+            }
+            let long = arg.get_long().unwrap_or_else(|| panic!("{id} has no long flag"));
+            assert!(arg.get_env().is_some(), "--{long} has no environment variable");
+            assert!(arg.get_help().is_some(), "--{long} has no doc line");
+            assert!(help.contains(&format!("--{long}")), "--{long} is missing from --help");
+        }
+    }
+
+    #[test]
+    fn file_values_are_defaults_that_flags_override() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("amicopy.json");
+        std::fs::write(
+            &path,
+            r#"{"region": "eu-west-1", "tenant-request-burst": 7, "sim-deny-source-regions": ["ap-south-1"]}"#,
+        )
+        .unwrap();
+        let path = path.to_str().unwrap();
+        let config = Config::load_from(["amicopyd", "--config", path, "--tenant-request-burst", "9"]).unwrap();
+        assert_eq!(config.region, "eu-west-1");
+        assert_eq!(config.limits.tenant_request_burst, 9);
+        assert_eq!(config.sim.sim_deny_source_regions, vec!["ap-south-1".to_owned()]);
+    }
+
+    #[test]
+    fn a_bad_file_is_refused_with_one_line_per_mistake() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("amicopy.json");
+        std::fs::write(
+            &path,
+            r#"{"listen": "nowhere", "colour": "blue", "region": "us-east-1"}"#,
+        )
+        .unwrap();
+        let Err(ConfigError::File(lines)) = Config::load_from(["amicopyd", "--config", path.to_str().unwrap()]) else {
+            panic!("a bad file must be refused");
+        };
+        assert_eq!(lines.len(), 2, "{lines:?}");
+        assert!(
+            lines.iter().any(|l| l.contains("listen") && l.contains("nowhere")),
+            "{lines:?}"
+        );
+        assert!(
+            lines.iter().any(|l| l.contains("unknown setting \"colour\"")),
+            "{lines:?}"
+        );
     }
 
     #[test]

@@ -11,6 +11,8 @@
 //! - [`backend`] is EC2 behind one trait: real (aws-sdk-ec2) or simulated.
 //! - [`domain`] holds the request, the job and its states; [`domain::CopyRequest::parse`]
 //!   applies EC2's rules, so past it an invalid request cannot exist.
+//! - [`metrics`] counts calls, EC2 calls, store latency and jobs for Prometheus, with wrappers
+//!   around the store and backend traits; [`api::limits`] keeps callers within bounds.
 //! - [`ratelimit`] is the token bucket EC2's request rates are modelled with; [`testing`] starts
 //!   real components (PostgreSQL databases, moto) for tests and benchmarks.
 //!
@@ -22,6 +24,7 @@ pub mod backend;
 pub mod config;
 pub mod domain;
 pub mod engine;
+pub mod metrics;
 pub mod ratelimit;
 pub mod store;
 pub mod telemetry;

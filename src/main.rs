@@ -2,14 +2,24 @@
 
 use std::process::ExitCode;
 
-use amicopy::{app::App, config::Config, telemetry};
-use clap::Parser;
+use amicopy::{
+    app::App,
+    config::{Config, ConfigError},
+    telemetry,
+};
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info};
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let config = Config::parse();
+    let config = match Config::load_from(std::env::args_os()) {
+        Ok(config) => config,
+        Err(ConfigError::Cli(err)) => err.exit(),
+        Err(err @ ConfigError::File(_)) => {
+            eprintln!("{err}");
+            return ExitCode::from(2);
+        }
+    };
     telemetry::init(config.log_format);
     let shutdown = CancellationToken::new();
     tokio::spawn(cancel_on_signal(shutdown.clone()));

@@ -170,3 +170,43 @@ fn with_reason(code: Code, message: String, reason: &str, metadata: HashMap<Stri
     details.set_error_info(reason, ERROR_DOMAIN, metadata);
     Status::with_error_details(code, message, details)
 }
+
+/// A call refused because its tenant used up its request rate: RESOURCE_EXHAUSTED with a
+/// RetryInfo that says when a token is back, and EC2's reason for the same thing.
+pub fn rate_limited(tenant: &str, retry_after: std::time::Duration) -> Status {
+    let mut details = ErrorDetails::new();
+    details.set_retry_info(Some(retry_after));
+    details.set_error_info(
+        codes::REQUEST_LIMIT_EXCEEDED,
+        ERROR_DOMAIN,
+        HashMap::from([("tenant".to_owned(), tenant.to_owned())]),
+    );
+    Status::with_error_details(
+        Code::ResourceExhausted,
+        format!(
+            "request rate exceeded for tenant {tenant:?}; retry in {} ms",
+            retry_after.as_millis()
+        ),
+        details,
+    )
+}
+
+/// A WatchCopyJob refused because its tenant has `limit` streams open already.
+pub fn too_many_watches(tenant: &str, limit: usize) -> Status {
+    with_reason(
+        Code::ResourceExhausted,
+        format!("tenant {tenant:?} has {limit} WatchCopyJob streams open, the most allowed; close one first"),
+        codes::RESOURCE_LIMIT_EXCEEDED,
+        HashMap::from([("limit".to_owned(), limit.to_string())]),
+    )
+}
+
+/// A call shed because the server is handling as many calls as it may at once.
+pub fn overloaded() -> Status {
+    with_reason(
+        Code::Unavailable,
+        "the server is handling as many calls as it may at once; retry with backoff".to_owned(),
+        codes::UNAVAILABLE,
+        HashMap::new(),
+    )
+}

@@ -17,6 +17,7 @@ use crate::{
 pub mod caller;
 pub mod convert;
 pub mod error;
+pub mod limits;
 pub mod request_id;
 mod watch;
 
@@ -35,6 +36,7 @@ pub struct ImageCopyApi {
     default_region: Region,
     shutdown: CancellationToken,
     watch_poll: Duration,
+    watch_slots: Arc<limits::WatchSlots>,
 }
 
 impl ImageCopyApi {
@@ -47,7 +49,14 @@ impl ImageCopyApi {
             default_region,
             shutdown,
             watch_poll,
+            watch_slots: limits::WatchSlots::new(0, Default::default()),
         }
+    }
+
+    /// Caps open WatchCopyJob streams per tenant with `slots` (no cap by default).
+    pub fn with_watch_slots(mut self, slots: Arc<limits::WatchSlots>) -> Self {
+        self.watch_slots = slots;
+        self
     }
 }
 
@@ -189,8 +198,13 @@ impl ImageCopyService for ImageCopyApi {
             .get_job(&caller.tenant, id)
             .await
             .map_err(ApiError::from)?;
+        let slot = self
+            .watch_slots
+            .try_open(&caller.tenant)
+            .ok_or_else(|| error::too_many_watches(&caller.tenant, self.watch_slots.cap()))?;
         let stream = watch::watch_job(
             Arc::clone(&self.engine),
+            slot,
             id,
             request.after_sequence,
             self.shutdown.clone(),

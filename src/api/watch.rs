@@ -13,7 +13,7 @@ use tokio_stream::wrappers::ReceiverStream;
 use tokio_util::sync::CancellationToken;
 use tonic::Status;
 
-use super::{ApiError, convert};
+use super::{ApiError, convert, limits::WatchSlot};
 use crate::{domain::JobId, engine::Engine, proto};
 
 /// Events read from the store per round trip.
@@ -26,9 +26,11 @@ pub type WatchStream = ReceiverStream<Result<proto::WatchCopyJobResponse, Status
 
 /// Starts streaming the events of `job` (which the caller may see) that follow `after_sequence`. The stream ends after the
 /// terminal event, with UNAVAILABLE when the server shuts down, and silently when the client
-/// goes away. `poll` bounds how long a missed notification can delay an event.
+/// goes away. `poll` bounds how long a missed notification can delay an event. `slot` is held
+/// until the stream ends.
 pub fn watch_job(
     engine: Arc<Engine>,
+    slot: WatchSlot,
     job: JobId,
     after_sequence: u64,
     shutdown: CancellationToken,
@@ -38,6 +40,7 @@ pub fn watch_job(
     // Subscribe before the first read so no event can slip between history and live.
     let mut subscription = engine.hub().subscribe(job);
     tokio::spawn(async move {
+        let _slot = slot;
         let mut after = after_sequence;
         loop {
             let events = match engine.store().list_events(job, after, EVENTS_PER_READ).await {

@@ -174,6 +174,17 @@ pub struct Claim {
     pub limit: u32,
 }
 
+/// The number of jobs in one state with one destination Region.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StateCount {
+    /// The state.
+    pub state: JobState,
+    /// The destination Region.
+    pub destination_region: String,
+    /// How many jobs.
+    pub count: u64,
+}
+
 /// Change notifications from other processes: `(job, newest event sequence)`.
 pub type ChangeFeed = BoxStream<'static, Result<(JobId, u64), StoreError>>;
 
@@ -223,6 +234,10 @@ pub trait JobStore: Send + Sync + 'static {
 
     /// How many jobs into `destination_region` are in one of `states` (for concurrency caps).
     async fn count_jobs(&self, destination_region: &str, states: &[JobState]) -> Result<u64, StoreError>;
+
+    /// How many jobs there are per state and destination Region (groups with no jobs are left
+    /// out): what the metrics' job, queue-depth and in-flight gauges are refreshed from.
+    async fn count_by_state(&self) -> Result<Vec<StateCount>, StoreError>;
 
     /// Checks that the database answers.
     async fn ping(&self) -> Result<(), StoreError>;

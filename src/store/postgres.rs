@@ -14,7 +14,7 @@ use sqlx::{
 use tracing::{info, warn};
 
 use super::{
-    ChangeFeed, Claim, Created, JobPage, JobStore, ListQuery, NewJob, StoreError,
+    ChangeFeed, Claim, Created, JobPage, JobStore, ListQuery, NewJob, StateCount, StoreError,
     rows::{self, ChangeColumns, EventRecord, JobRecord, RequestColumns},
     sql,
 };
@@ -269,6 +269,14 @@ impl JobStore for PgStore {
                 .await
                 .map_err(StoreError::from_sqlx)?;
         Ok(u64::try_from(count).unwrap_or_default())
+    }
+
+    async fn count_by_state(&self) -> Result<Vec<StateCount>, StoreError> {
+        let rows: Vec<(String, String, i64)> = sqlx::query_as(sql::COUNT_BY_STATE)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(StoreError::from_sqlx)?;
+        sql::state_counts(rows)
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

@@ -46,3 +46,22 @@ pub(super) const INSERT_EVENT: &str = "
 /// A job's events after sequence `$2`, in order, at most `$3`: `$1` job id.
 pub(super) const SELECT_EVENTS: &str =
     "SELECT * FROM job_events WHERE job_id = $1 AND sequence > $2 ORDER BY sequence LIMIT $3";
+
+/// Jobs per state and destination Region; the same text on both engines.
+pub(super) const COUNT_BY_STATE: &str =
+    "SELECT state, destination_region, count(*) FROM jobs GROUP BY state, destination_region";
+
+/// Turns `(state, destination_region, count)` rows into [`super::StateCount`]s.
+pub(super) fn state_counts(rows: Vec<(String, String, i64)>) -> Result<Vec<super::StateCount>, super::StoreError> {
+    rows.into_iter()
+        .map(|(state, destination_region, count)| {
+            Ok(super::StateCount {
+                state: state
+                    .parse()
+                    .map_err(|e: String| super::StoreError::Internal(e.into()))?,
+                destination_region,
+                count: u64::try_from(count).unwrap_or_default(),
+            })
+        })
+        .collect()
+}

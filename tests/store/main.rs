@@ -6,6 +6,7 @@
 mod harness;
 
 mod claims;
+mod counts;
 mod durability;
 mod idempotency;
 mod jobs;

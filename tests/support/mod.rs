@@ -33,8 +33,11 @@ pub enum Engine {
     Postgres,
 }
 
-/// Flags that make the simulator and the engine fast: a simulated copy takes 1 s.
+/// Flags that make the simulator and the engine fast: a simulated copy takes 1 s. Tests poll
+/// faster than a tenant may call, so the per-tenant rate limit is off unless a test sets it.
 pub const FAST: &[&str] = &[
+    "--tenant-requests-per-second",
+    "0",
     "--sim-time-factor",
     "20",
     "--sim-copy-seconds",
@@ -55,6 +58,8 @@ pub const FAST: &[&str] = &[
 pub struct TestServer {
     /// Where it listens.
     pub addr: SocketAddr,
+    /// Where it serves Prometheus metrics, when started with `--metrics-listen`.
+    pub metrics_addr: Option<SocketAddr>,
     /// A client for it.
     pub client: ImageCopyServiceClient<Channel>,
     shutdown: CancellationToken,
@@ -116,6 +121,7 @@ impl TestStorage {
         }
         .expect("server starts");
         let addr = app.local_addr();
+        let metrics_addr = app.metrics_addr();
         let shutdown = CancellationToken::new();
         let task = tokio::spawn({
             let shutdown = shutdown.clone();
@@ -126,6 +132,7 @@ impl TestStorage {
             .expect("client connects");
         TestServer {
             addr,
+            metrics_addr,
             client,
             shutdown,
             task,

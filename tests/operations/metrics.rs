@@ -1,0 +1,109 @@
+//! Prometheus metrics, scraped over HTTP from the metrics listener.
+
+use std::{net::SocketAddr, time::Duration};
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio_stream::StreamExt;
+
+use crate::support::{Engine, JOB_DEADLINE, copy_request, start};
+
+/// GETs `path` from `addr` with a raw HTTP/1.1 request; returns the status line and the body.
+async fn http_get(addr: SocketAddr, path: &str) -> (String, String) {
+    let mut stream = tokio::net::TcpStream::connect(addr).await.expect("metrics listener");
+    let request = format!("GET {path} HTTP/1.1\r\nhost: {addr}\r\nconnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.unwrap();
+    let (head, body) = response.split_once("\r\n\r\n").expect("a response head");
+    (head.lines().next().unwrap_or_default().to_owned(), body.to_owned())
+}
+
+/// The value of the first series line that starts with `series`, if any.
+fn value(scrape: &str, series: &str) -> Option<f64> {
+    scrape
+        .lines()
+        .find(|line| line.starts_with(series))
+        .and_then(|line| line.rsplit(' ').next())
+        .and_then(|value| value.parse().ok())
+}
+
+#[tokio::test]
+async fn every_series_is_scraped_from_the_metrics_listener() {
+    let (mut server, storage) = start(
+        Engine::Sqlite,
+        &[
+            "--metrics-listen",
+            "127.0.0.1:0",
+            "--metrics-refresh-seconds",
+            "0.05",
+            "--sim-copy-seconds",
+            "1000000",
+            // One copy at a time into a Region: the second job stays QUEUED.
+            "--max-concurrent-copies",
+            "1",
+            // Tracking runs out of DescribeImages tokens at once: throttles to count.
+            "--sim-describe-images-burst",
+            "1",
+            "--sim-describe-images-refill",
+            "0.0001",
+        ],
+    )
+    .await;
+    let metrics = server.metrics_addr.expect("a metrics listener");
+    let copying = server.copy(copy_request("in flight")).await.unwrap().job_id;
+    server.copy(copy_request("queued")).await.unwrap();
+    let mut watch = server
+        .client
+        .watch_copy_job(amicopy::proto::WatchCopyJobRequest {
+            job_id: copying,
+            after_sequence: 0,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    watch.next().await.expect("history").expect("an event");
+
+    let expected: &[(&str, f64)] = &[
+        (
+            r#"amicopy_rpc_requests_total{method="amicopy.v1.ImageCopyService/CopyImage",code="Ok"}"#,
+            2.0,
+        ),
+        (
+            r#"amicopy_rpc_duration_seconds_count{method="amicopy.v1.ImageCopyService/CopyImage",code="Ok"}"#,
+            2.0,
+        ),
+        (r#"amicopy_jobs{state="copying"}"#, 1.0),
+        (r#"amicopy_jobs{state="queued"}"#, 1.0),
+        (r#"amicopy_jobs{state="failed"}"#, 0.0),
+        (r#"amicopy_queue_depth{region="us-west-2"}"#, 1.0),
+        (r#"amicopy_copies_in_flight{region="us-west-2"}"#, 1.0),
+        (r#"amicopy_ec2_calls_total{operation="CopyImage"}"#, 1.0),
+        (r#"amicopy_ec2_throttles_total{operation="DescribeImages"}"#, 1.0),
+        ("amicopy_watch_streams_open", 1.0),
+        (r#"amicopy_store_duration_seconds_count{operation="create_job"}"#, 2.0),
+    ];
+    let deadline = tokio::time::Instant::now() + JOB_DEADLINE;
+    loop {
+        let (status, scrape) = http_get(metrics, "/metrics").await;
+        assert!(status.contains("200"), "{status}");
+        let missing: Vec<_> = expected
+            .iter()
+            .filter(|(series, at_least)| !value(&scrape, series).is_some_and(|v| v >= *at_least))
+            .collect();
+        if missing.is_empty() {
+            assert_eq!(value(&scrape, r#"amicopy_jobs{state="failed"}"#), Some(0.0));
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "never scraped {missing:?} in:\n{scrape}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    drop(watch);
+    let (status, _) = http_get(metrics, "/elsewhere").await;
+    assert!(status.contains("404"), "{status}");
+    server.stop().await;
+    storage.cleanup().await;
+}
