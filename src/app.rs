@@ -14,6 +14,7 @@ use uuid::Uuid;
 
 use crate::{
     api::{ImageCopyApi, request_id::RequestIdLayer},
+    auth::{Auth, AuthError, TokenStore, reload::reload_on_sighup},
     backend::{Ec2Backend, ec2::SdkBackend, sim::Simulator},
     config::{BackendKind, Config},
     domain::Region,
@@ -66,6 +67,9 @@ pub enum AppError {
         /// The OS error.
         source: std::io::Error,
     },
+    /// Authentication, TLS or policy settings are unusable.
+    #[error(transparent)]
+    Auth(#[from] AuthError),
     /// The server failed while serving.
     #[error("the gRPC server failed: {0}")]
     Serve(#[from] tonic::transport::Error),
@@ -78,6 +82,7 @@ pub struct App {
     default_region: Region,
     watch_poll: Duration,
     backend_name: &'static str,
+    auth: Auth,
 }
 
 impl App {
@@ -104,6 +109,7 @@ impl App {
             setting: "--region",
             message: e.description,
         })?;
+        let auth = Auth::build(&config.auth, config.listen)?;
         let timeout = Duration::try_from_secs_f64(config.database_timeout_seconds).map_err(|e| AppError::Config {
             setting: "--database-timeout-seconds",
             message: e.to_string(),
@@ -134,7 +140,14 @@ impl App {
                 BackendKind::Sim => "sim",
                 BackendKind::Ec2 => "ec2",
             },
+            auth,
         })
+    }
+
+    /// The bearer tokens in use, when calls authenticate with them: reloading them is what
+    /// SIGHUP does.
+    pub fn tokens(&self) -> Option<TokenStore> {
+        self.auth.tokens().cloned()
     }
 
     /// The address the server listens on.
@@ -159,6 +172,9 @@ impl App {
         ));
         tasks.spawn(forward_change_feed(Arc::clone(&self.engine), shutdown.clone()));
         tasks.spawn(Arc::clone(&self.engine).run(shutdown.clone()));
+        if let Some(tokens) = self.auth.tokens() {
+            tasks.spawn(reload_on_sighup(tokens.clone(), shutdown.clone()));
+        }
 
         let reflection_v1 = reflection().build_v1().map_err(reflection_error)?;
         let reflection_v1alpha = reflection().build_v1alpha().map_err(reflection_error)?;
@@ -167,11 +183,24 @@ impl App {
             self.default_region.clone(),
             shutdown.clone(),
             self.watch_poll,
-        );
+        )
+        .with_policy(Arc::clone(&self.auth.policy));
 
-        info!(%address, backend = self.backend_name, region = %self.default_region, "amicopyd serving");
-        let served = Server::builder()
+        info!(
+            %address,
+            backend = self.backend_name,
+            region = %self.default_region,
+            auth = ?self.auth.mode,
+            tls = self.auth.tls.is_some(),
+            "amicopyd serving"
+        );
+        let builder = match self.auth.tls.clone() {
+            Some(tls) => Server::builder().tls_config(tls)?,
+            None => Server::builder(),
+        };
+        let served = builder
             .layer(RequestIdLayer)
+            .layer(self.auth.layer())
             .add_service(health_service)
             .add_service(reflection_v1)
             .add_service(reflection_v1alpha)

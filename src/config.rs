@@ -5,7 +5,7 @@ use std::{net::SocketAddr, path::PathBuf};
 
 use clap::{Parser, ValueEnum};
 
-use crate::{backend::ec2::Ec2Settings, backend::sim::SimSettings, engine::EngineSettings};
+use crate::{auth::AuthSettings, backend::ec2::Ec2Settings, backend::sim::SimSettings, engine::EngineSettings};
 
 /// amicopyd: EC2 CopyImage as a gRPC service that carries every copy to the end.
 #[derive(Parser, Debug, Clone)]
@@ -57,6 +57,10 @@ pub struct Config {
     /// EC2 settings (with --backend ec2).
     #[command(flatten)]
     pub ec2: Ec2Settings,
+
+    /// Authentication, TLS and per-tenant policy.
+    #[command(flatten)]
+    pub auth: AuthSettings,
 }
 
 /// Which EC2 the service talks to.

@@ -7,6 +7,7 @@ use tokio_util::sync::CancellationToken;
 use tonic::{Request, Response, Status};
 
 use crate::{
+    auth::Policy,
     backend::BackendError,
     domain::{CopyRequest, JobId, JobState, Region},
     engine::Engine,
@@ -35,6 +36,7 @@ pub struct ImageCopyApi {
     default_region: Region,
     shutdown: CancellationToken,
     watch_poll: Duration,
+    policy: Arc<Policy>,
 }
 
 impl ImageCopyApi {
@@ -47,7 +49,13 @@ impl ImageCopyApi {
             default_region,
             shutdown,
             watch_poll,
+            policy: Arc::new(Policy::allow_all()),
         }
+    }
+
+    /// The same handlers, checking every CopyImage (DryRun or not) against `policy` first.
+    pub fn with_policy(self, policy: Arc<Policy>) -> Self {
+        Self { policy, ..self }
     }
 }
 
@@ -123,6 +131,7 @@ impl ImageCopyService for ImageCopyApi {
         let caller = Caller::of(&request);
         let input = convert::copy_input(request.into_inner());
         let copy = CopyRequest::parse(input, &self.default_region).map_err(ApiError::from)?;
+        self.policy.check(&caller.tenant, &copy).map_err(ApiError::from)?;
         if copy.dry_run {
             let answer = self.engine.dry_run(copy).await;
             return Err(error::backend_status(&answer, Default::default()));

@@ -78,7 +78,12 @@ where
 
     fn call(&mut self, mut request: http::Request<B>) -> Self::Future {
         let id = RequestId::from_headers(request.headers());
-        let span = info_span!("rpc", method = %request.uri().path(), request_id = %id.0);
+        let span = info_span!(
+            "rpc",
+            method = %request.uri().path(),
+            request_id = %id.0,
+            tenant = tracing::field::Empty,
+        );
         let header = HeaderValue::from_str(&id.0).ok();
         request.extensions_mut().insert(id);
         let response = {
