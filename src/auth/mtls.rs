@@ -101,7 +101,10 @@ mod tests {
 
     #[test]
     fn without_a_dns_name_the_common_name_does() {
-        assert_eq!(tenant_of_certificate(&certificate(&[], "team-c")).as_deref(), Some("team-c"));
+        assert_eq!(
+            tenant_of_certificate(&certificate(&[], "team-c")).as_deref(),
+            Some("team-c")
+        );
         assert_eq!(tenant_of_certificate(&certificate(&[], "has space")), None);
         assert_eq!(tenant_of_certificate(b"not a certificate"), None);
     }

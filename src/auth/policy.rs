@@ -114,7 +114,9 @@ impl Policy {
             refusals,
         };
         let Some(entry) = tenants.get(tenant).or_else(|| tenants.get(ANY_TENANT)) else {
-            return Err(deny(vec!["copy images (the policy file has no entry for it)".to_owned()]));
+            return Err(deny(vec![
+                "copy images (the policy file has no entry for it)".to_owned(),
+            ]));
         };
         let mut refusals = Vec::new();
         let source = request.source_region.to_string();
@@ -133,7 +135,11 @@ impl Policy {
         if let (Destination::Outpost(arn), false) = (&request.destination, entry.outposts) {
             refusals.push(format!("copy to Outpost {arn} (Outposts are not allowed)"));
         }
-        if refusals.is_empty() { Ok(()) } else { Err(deny(refusals)) }
+        if refusals.is_empty() {
+            Ok(())
+        } else {
+            Err(deny(refusals))
+        }
     }
 }
 
@@ -196,7 +202,10 @@ mod tests {
         }
         let listed = from_json(r#"{"tenants":{"a":{"destination_regions":["us-west-2"],"kms_key_ids":["alias/a"]}}}"#);
         assert!(listed.check("a", &request("us-west-2", "alias/a", "")).is_ok());
-        assert!(listed.check("a", &request("us-west-2", "", "")).is_ok(), "no key named is allowed");
+        assert!(
+            listed.check("a", &request("us-west-2", "", "")).is_ok(),
+            "no key named is allowed"
+        );
     }
 
     #[test]
@@ -214,7 +223,10 @@ mod tests {
         assert!(with_star.check("b", &request("us-west-2", "", "")).is_ok());
         assert!(with_star.check("b", &request("eu-west-1", "", "")).is_err());
         let without = from_json(r#"{"tenants":{"a":{}}}"#);
-        let message = without.check("b", &request("us-west-2", "", "")).unwrap_err().to_string();
+        let message = without
+            .check("b", &request("us-west-2", "", ""))
+            .unwrap_err()
+            .to_string();
         assert!(message.contains("no entry"), "{message}");
     }
 

@@ -71,11 +71,18 @@ mod tests {
         ));
 
         file_with(&path, "second");
-        assert_eq!(tokens.tenant_for("first").as_deref(), Some("a"), "nothing changes before the signal");
+        assert_eq!(
+            tokens.tenant_for("first").as_deref(),
+            Some("a"),
+            "nothing changes before the signal"
+        );
         send.send(()).unwrap();
         let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
         while tokens.tenant_for("second").is_none() {
-            assert!(tokio::time::Instant::now() < deadline, "the signal never reloaded the file");
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the signal never reloaded the file"
+            );
             tokio::time::sleep(std::time::Duration::from_millis(5)).await;
         }
         assert_eq!(tokens.tenant_for("first"), None);

@@ -67,9 +67,9 @@ impl AuthSettings {
             ));
         }
         match self.mode {
-            AuthMode::Token if self.auth_tokens_file.is_none() => Err(AuthError::Settings(
-                "--auth token needs --auth-tokens-file".to_owned(),
-            )),
+            AuthMode::Token if self.auth_tokens_file.is_none() => {
+                Err(AuthError::Settings("--auth token needs --auth-tokens-file".to_owned()))
+            }
             AuthMode::Mtls if self.tls_client_ca.is_none() || self.tls_cert.is_none() => Err(AuthError::Settings(
                 "--auth mtls needs --tls-cert, --tls-key and --tls-client-ca".to_owned(),
             )),

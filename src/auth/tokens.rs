@@ -135,7 +135,7 @@ fn read_entries(path: &Path) -> Result<Arc<[TokenEntry]>, TokenFileError> {
         path: path.to_owned(),
         message,
     };
-    let file: TokenFile = serde_json::from_str(&text).map_err(|e| invalid(e.to_string()))?;
+    let file: TokenFile = serde_json::from_str(&text).map_err(|e| invalid(shape_error(&e)))?;
     file.tokens
         .into_iter()
         .enumerate()
@@ -157,6 +157,18 @@ fn read_entries(path: &Path) -> Result<Arc<[TokenEntry]>, TokenFileError> {
             })
         })
         .collect()
+}
+
+/// Where and how the file's JSON is wrong, without serde's text: it quotes the values it did
+/// not expect, and a misplaced value may be a token.
+fn shape_error(error: &serde_json::Error) -> String {
+    format!(
+        "not the expected JSON ({:?} error at line {}, column {}); expected \
+         {{\"tokens\": [{{\"tenant\": \"NAME\", \"sha256\": \"64 hex digits\"}}]}}",
+        error.classify(),
+        error.line(),
+        error.column()
+    )
 }
 
 #[cfg(test)]
@@ -214,5 +226,8 @@ mod tests {
         assert!(TokenStore::load(no_tenant).unwrap_err().to_string().contains("tenant"));
         let unknown_field = write(&dir, r#"{"tokens":[],"token":"plain"}"#);
         assert!(TokenStore::load(unknown_field).is_err());
+        let misplaced = write(&dir, r#"{"tokens":"plain-secret"}"#);
+        let error = TokenStore::load(misplaced).unwrap_err().to_string();
+        assert!(error.contains("line 1") && !error.contains("plain-secret"), "{error}");
     }
 }
