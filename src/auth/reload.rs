@@ -8,14 +8,19 @@ use tracing::{info, warn};
 
 use super::TokenStore;
 
-/// Reloads `tokens` on every SIGHUP until `shutdown` is cancelled.
-pub async fn reload_on_sighup(tokens: TokenStore, shutdown: CancellationToken) {
-    match signal(SignalKind::hangup()) {
-        Ok(mut hangups) => {
-            let signals = futures::stream::poll_fn(move |cx| hangups.poll_recv(cx));
-            reload_on(tokens, signals, shutdown).await;
+/// Reloads `tokens` on every SIGHUP until `shutdown` is cancelled. The handler is installed
+/// when this is called, not when the future first runs, so a SIGHUP right after start-up cannot
+/// meet the default action (ending the process).
+pub fn reload_on_sighup(tokens: TokenStore, shutdown: CancellationToken) -> impl Future<Output = ()> + Send {
+    let hangups = signal(SignalKind::hangup());
+    async move {
+        match hangups {
+            Ok(mut hangups) => {
+                let signals = futures::stream::poll_fn(move |cx| hangups.poll_recv(cx));
+                reload_on(tokens, signals, shutdown).await;
+            }
+            Err(error) => warn!(%error, "cannot listen for SIGHUP; the tokens file is read only at start-up"),
         }
-        Err(error) => warn!(%error, "cannot listen for SIGHUP; the tokens file is read only at start-up"),
     }
 }
 
