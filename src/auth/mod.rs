@@ -103,10 +103,17 @@ impl Auth {
             Some(path) => Policy::load(path)?,
             None => Policy::allow_all(),
         };
+        let tls = mtls::server_tls(settings)?;
+        if settings.mode == AuthMode::Token && tls.is_none() && !listen.ip().is_loopback() {
+            tracing::warn!(
+                %listen,
+                "bearer tokens cross the network unencrypted; add --tls-cert and --tls-key"
+            );
+        }
         Ok(Self {
             mode: settings.mode,
             authenticator,
-            tls: mtls::server_tls(settings)?,
+            tls,
             policy: Arc::new(policy),
         })
     }

@@ -33,7 +33,12 @@ pub struct AuthSettings {
     pub auth_tokens_file: Option<PathBuf>,
 
     /// Serve without authentication on an address other hosts can reach.
-    #[arg(long, env = "AMICOPY_ALLOW_UNAUTHENTICATED")]
+    #[arg(
+        long,
+        env = "AMICOPY_ALLOW_UNAUTHENTICATED",
+        action = clap::ArgAction::SetTrue,
+        value_parser = clap::builder::BoolishValueParser::new()
+    )]
     pub allow_unauthenticated: bool,
 
     /// PEM certificate chain the server presents; turns on TLS (with --tls-key).
