@@ -1,78 +1,26 @@
 //! Authentication, tenancy and policy over a real gRPC connection: bearer tokens (missing,
-//! wrong, revoked on reload), mutual TLS with generated certificates, tenants that never see each
-//! other's jobs, the per-tenant policy for real calls and DryRuns, refusing to start open on a
-//! non-loopback address, and tokens never reaching the log.
+//! wrong, revoked on reload, reloaded by a real SIGHUP), tenants that never see each other's
+//! jobs, the per-tenant policy for real calls and DryRuns, and refusing to start open on a
+//! non-loopback address. TLS is in `auth_tls.rs`, the log in `auth_log.rs`.
 
 mod support;
 
-use std::{path::Path, process::Stdio, time::Duration};
+use std::{process::Stdio, time::Duration};
 
-use amicopy::{
-    app::App,
-    auth::reload::reload_logged,
-    config::Config,
-    proto::{self, image_copy_service_client::ImageCopyServiceClient},
-};
+use amicopy::{app::App, auth::reload::reload_logged, config::Config, proto};
 use clap::Parser;
-use sha2::{Digest, Sha256};
-use support::{Engine, TestServer, TestStorage, copy_request, tls::TestPki};
+use support::{
+    Engine,
+    auth::{TOKEN_A, TOKEN_B, assert_auth_failure, bearer, list, token_server, write_tokens},
+    copy_request,
+};
 use tokio::io::AsyncBufReadExt;
-use tonic::{Code, Request, Status, transport::Channel};
+use tonic::Code;
 use tonic_reflection::pb::v1::{
     ServerReflectionRequest, server_reflection_client::ServerReflectionClient,
     server_reflection_request::MessageRequest,
 };
 use tonic_types::StatusExt;
-
-const TOKEN_A: &str = "token-of-tenant-a-3f9c1e";
-const TOKEN_B: &str = "token-of-tenant-b-77d20a";
-
-/// Writes a tokens file listing `entries` (tenant, token) by hash.
-fn write_tokens(path: &Path, entries: &[(&str, &str)]) {
-    let tokens: Vec<serde_json::Value> = entries
-        .iter()
-        .map(|(tenant, token)| {
-            serde_json::json!({ "tenant": tenant, "sha256": hex::encode(Sha256::digest(token.as_bytes())) })
-        })
-        .collect();
-    std::fs::write(path, serde_json::json!({ "tokens": tokens }).to_string()).unwrap();
-}
-
-/// A server with `--auth token` for tenants a and b, plus `extra` flags.
-async fn token_server(engine: Engine, extra: &[&str]) -> (TestServer, TestStorage, tempfile::TempDir) {
-    let dir = tempfile::tempdir().unwrap();
-    let tokens = dir.path().join("tokens.json");
-    write_tokens(&tokens, &[("a", TOKEN_A), ("b", TOKEN_B)]);
-    let mut flags = vec!["--auth", "token", "--auth-tokens-file", tokens.to_str().unwrap()];
-    flags.extend_from_slice(extra);
-    let storage = TestStorage::new(engine).await;
-    let server = storage.start(&flags, None).await;
-    (server, storage, dir)
-}
-
-/// `message` with `authorization: Bearer <token>`.
-fn bearer<T>(message: T, token: &str) -> Request<T> {
-    let mut request = Request::new(message);
-    request
-        .metadata_mut()
-        .insert("authorization", format!("Bearer {token}").parse().unwrap());
-    request
-}
-
-fn assert_auth_failure(status: &Status, says: &str) {
-    assert_eq!(status.code(), Code::Unauthenticated, "{status:?}");
-    let info = status.get_details_error_info().expect("ErrorInfo");
-    assert_eq!((info.domain.as_str(), info.reason.as_str()), ("amicopy", "AuthFailure"));
-    assert!(
-        status.message().contains(says),
-        "{:?} should say {says:?}",
-        status.message()
-    );
-}
-
-fn list(token: &str) -> Request<proto::ListCopyJobsRequest> {
-    bearer(proto::ListCopyJobsRequest::default(), token)
-}
 
 #[tokio::test]
 async fn calls_without_a_known_token_are_unauthenticated_and_told_what_to_send() {
@@ -245,84 +193,6 @@ async fn tenants_never_see_each_others_jobs_on_sqlite() {
 #[tokio::test]
 async fn tenants_never_see_each_others_jobs_on_postgres() {
     tenants_are_isolated(Engine::Postgres).await;
-}
-
-async fn mtls_client(pki: &TestPki, server: &TestServer, tenant: &str) -> ImageCopyServiceClient<Channel> {
-    pki.client(server.addr, Some(pki.client_identity(tenant)))
-        .await
-        .expect("TLS client connects")
-}
-
-#[tokio::test]
-async fn a_client_certificate_names_the_tenant_and_no_certificate_is_refused() {
-    let pki = TestPki::new();
-    let flags = pki.server_flags(true);
-    let storage = TestStorage::new(Engine::Sqlite).await;
-    let server = storage
-        .start(&flags.iter().map(String::as_str).collect::<Vec<_>>(), None)
-        .await;
-
-    let mut a = mtls_client(&pki, &server, "team-a.example").await;
-    let mut b = mtls_client(&pki, &server, "team-b.example").await;
-    let job = a
-        .copy_image(copy_request("mtls-copy"))
-        .await
-        .unwrap()
-        .into_inner()
-        .job_id;
-    assert_eq!(
-        a.list_copy_jobs(proto::ListCopyJobsRequest::default())
-            .await
-            .unwrap()
-            .into_inner()
-            .jobs
-            .len(),
-        1
-    );
-    let other = b
-        .get_copy_job(proto::GetCopyJobRequest { job_id: job })
-        .await
-        .unwrap_err();
-    assert_eq!(other.code(), Code::NotFound);
-    assert!(
-        b.list_copy_jobs(proto::ListCopyJobsRequest::default())
-            .await
-            .unwrap()
-            .into_inner()
-            .jobs
-            .is_empty()
-    );
-
-    let refused = match pki.client(server.addr, None).await {
-        Err(_) => true,
-        Ok(mut anonymous) => anonymous
-            .list_copy_jobs(proto::ListCopyJobsRequest::default())
-            .await
-            .is_err(),
-    };
-    assert!(refused, "a client without a certificate must not get an answer");
-    server.stop().await;
-    storage.cleanup().await;
-}
-
-#[tokio::test]
-async fn server_tls_alone_carries_bearer_tokens() {
-    let pki = TestPki::new();
-    let flags = pki.server_flags(false);
-    let (server, storage, _dir) =
-        token_server(Engine::Sqlite, &flags.iter().map(String::as_str).collect::<Vec<_>>()).await;
-    let mut client = pki
-        .client(server.addr, None)
-        .await
-        .expect("TLS without a client certificate");
-    client.list_copy_jobs(list(TOKEN_A)).await.expect("a token over TLS");
-    let missing = client
-        .list_copy_jobs(proto::ListCopyJobsRequest::default())
-        .await
-        .unwrap_err();
-    assert_auth_failure(&missing, "Bearer");
-    server.stop().await;
-    storage.cleanup().await;
 }
 
 #[tokio::test]

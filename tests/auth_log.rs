@@ -4,37 +4,12 @@
 
 mod support;
 
-use std::path::Path;
-
 use amicopy::{auth::reload::reload_logged, proto};
-use sha2::{Digest, Sha256};
-use support::{Engine, TestStorage, copy_request};
-use tonic::Request;
-
-const TOKEN_A: &str = "token-of-tenant-a-3f9c1e";
-const TOKEN_B: &str = "token-of-tenant-b-77d20a";
-
-fn write_tokens(path: &Path, entries: &[(&str, &str)]) {
-    let tokens: Vec<serde_json::Value> = entries
-        .iter()
-        .map(|(tenant, token)| {
-            serde_json::json!({ "tenant": tenant, "sha256": hex::encode(Sha256::digest(token.as_bytes())) })
-        })
-        .collect();
-    std::fs::write(path, serde_json::json!({ "tokens": tokens }).to_string()).unwrap();
-}
-
-fn bearer<T>(message: T, token: &str) -> Request<T> {
-    let mut request = Request::new(message);
-    request
-        .metadata_mut()
-        .insert("authorization", format!("Bearer {token}").parse().unwrap());
-    request
-}
-
-fn list(token: &str) -> Request<proto::ListCopyJobsRequest> {
-    bearer(proto::ListCopyJobsRequest::default(), token)
-}
+use support::{
+    Engine, TestStorage,
+    auth::{TOKEN_A, TOKEN_B, bearer, list, write_tokens},
+    copy_request,
+};
 
 /// A log sink the test can read back.
 #[derive(Clone, Default)]

@@ -3,6 +3,7 @@
 //! fresh PostgreSQL database), the simulator at a fast time factor unless a test says otherwise.
 #![allow(dead_code)]
 
+pub mod auth;
 pub mod proxy;
 pub mod tls;
 
