@@ -20,6 +20,7 @@ use crate::{
         limits::{LimitSettings, ShedAsUnavailableLayer, TenantRateLimitLayer, WatchSlots},
         request_id::RequestIdLayer,
     },
+    auth::{Auth, AuthError, TokenStore, reload::reload_on_sighup},
     backend::{Ec2Backend, ec2::SdkBackend, sim::Simulator},
     config::{BackendKind, Config},
     domain::Region,
@@ -73,6 +74,9 @@ pub enum AppError {
         /// The OS error.
         source: std::io::Error,
     },
+    /// Authentication, TLS or policy settings are unusable.
+    #[error(transparent)]
+    Auth(#[from] AuthError),
     /// The server failed while serving.
     #[error("the gRPC server failed: {0}")]
     Serve(#[from] tonic::transport::Error),
@@ -91,6 +95,7 @@ pub struct App {
     metrics: Metrics,
     metrics_listener: Option<TcpListener>,
     metrics_refresh: Duration,
+    auth: Auth,
 }
 
 impl App {
@@ -117,6 +122,7 @@ impl App {
             setting: "--region",
             message: e.description,
         })?;
+        let auth = Auth::build(&config.auth, config.listen)?;
         let timeout = Duration::try_from_secs_f64(config.database_timeout_seconds).map_err(|e| AppError::Config {
             setting: "--database-timeout-seconds",
             message: e.to_string(),
@@ -178,6 +184,7 @@ impl App {
             metrics,
             metrics_listener,
             metrics_refresh,
+            auth,
         })
     }
 
@@ -186,6 +193,12 @@ impl App {
         self.metrics_listener
             .as_ref()
             .and_then(|listener| listener.local_addr().ok())
+    }
+
+    /// The bearer tokens in use, when calls authenticate with them: reloading them is what
+    /// SIGHUP does.
+    pub fn tokens(&self) -> Option<TokenStore> {
+        self.auth.tokens().cloned()
     }
 
     /// The address the server listens on.
@@ -226,6 +239,9 @@ impl App {
                 shutdown.clone(),
             ));
         }
+        if let Some(tokens) = self.auth.tokens() {
+            tasks.spawn(reload_on_sighup(tokens.clone(), shutdown.clone()));
+        }
 
         let reflection_v1 = reflection().build_v1().map_err(reflection_error)?;
         let reflection_v1alpha = reflection().build_v1alpha().map_err(reflection_error)?;
@@ -238,15 +254,29 @@ impl App {
         .with_watch_slots(WatchSlots::new(
             self.limits.max_watch_streams_per_tenant,
             self.metrics.watch_streams.clone(),
-        ));
+        ))
+        .with_policy(Arc::clone(&self.auth.policy));
 
-        info!(%address, backend = self.backend_name, region = %self.default_region, "amicopyd serving");
-        let served = Server::builder()
+        info!(
+            %address,
+            backend = self.backend_name,
+            region = %self.default_region,
+            auth = ?self.auth.mode,
+            tls = self.auth.tls.is_some(),
+            "amicopyd serving"
+        );
+        let builder = match self.auth.tls.clone() {
+            Some(tls) => Server::builder().tls_config(tls)?,
+            None => Server::builder(),
+        };
+        let served = builder
             .timeout(self.request_timeout)
             .http2_keepalive_interval(self.keepalive.map(|(interval, _)| interval))
             .http2_keepalive_timeout(self.keepalive.map(|(_, timeout)| timeout))
             .layer(RequestIdLayer)
             .layer(RpcMetricsLayer::new(self.metrics.clone()))
+            // Before the rate limit, which is kept per tenant.
+            .layer(self.auth.layer())
             .layer(TenantRateLimitLayer::new(
                 self.limits.tenant_requests_per_second,
                 self.limits.tenant_request_burst,

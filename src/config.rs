@@ -7,8 +7,8 @@ use std::{ffi::OsString, net::SocketAddr, path::PathBuf};
 use clap::{CommandFactory, FromArgMatches, Parser, ValueEnum};
 
 use crate::{
-    api::limits::LimitSettings, backend::ec2::Ec2Settings, backend::sim::SimSettings, engine::EngineSettings,
-    metrics::MetricsSettings,
+    api::limits::LimitSettings, auth::AuthSettings, backend::ec2::Ec2Settings, backend::sim::SimSettings,
+    engine::EngineSettings, metrics::MetricsSettings,
 };
 
 pub mod file;
@@ -76,6 +76,10 @@ pub struct Config {
     /// Prometheus metrics.
     #[command(flatten)]
     pub metrics: MetricsSettings,
+
+    /// Authentication, TLS and per-tenant policy.
+    #[command(flatten)]
+    pub auth: AuthSettings,
 }
 
 /// Why the settings could not be read.

@@ -3,6 +3,8 @@
 //! A tour, from the outside in:
 //! - [`app`] builds the server (store, backend, listener), serves it with health and
 //!   reflection, and shuts it down in order; [`config`] holds every setting.
+//! - [`auth`] authenticates every call (bearer tokens or client certificates) as a tower layer,
+//!   serves TLS, and holds the per-tenant policy CopyImage is checked against.
 //! - [`api`] implements `amicopy.v1.ImageCopyService`: calls become domain requests and engine
 //!   calls; [`api::error`] is the one place errors become gRPC statuses.
 //! - [`engine`] carries jobs to the end: dispatch within EC2's limits, batched tracking,
@@ -20,6 +22,7 @@
 
 pub mod api;
 pub mod app;
+pub mod auth;
 pub mod backend;
 pub mod config;
 pub mod domain;

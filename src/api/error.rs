@@ -9,6 +9,7 @@ use tonic_types::{ErrorDetails, StatusExt};
 use tracing::error;
 
 use crate::{
+    auth::PolicyDenial,
     backend::BackendError,
     domain::{InvalidRequest, JobId, JobState, codes},
     engine::EngineError,
@@ -22,6 +23,8 @@ pub const ERROR_DOMAIN: &str = "amicopy";
 const JOB_NOT_FOUND: &str = "JobNotFound";
 /// ErrorInfo reason for an operation the job's state does not allow (EC2's name for it).
 const INCORRECT_STATE: &str = "IncorrectState";
+/// ErrorInfo reason for a call that did not authenticate.
+pub const AUTH_FAILURE: &str = "AuthFailure";
 
 /// Everything a handler can fail with.
 #[derive(Debug, thiserror::Error)]
@@ -40,6 +43,9 @@ pub enum ApiError {
     /// The engine refused or failed.
     #[error(transparent)]
     Engine(#[from] EngineError),
+    /// The tenant's policy does not allow the request.
+    #[error(transparent)]
+    Denied(#[from] PolicyDenial),
     /// The copy was refused by EC2 when it was started; the job records the failure.
     #[error("{error}")]
     CopyRefused {
@@ -69,6 +75,15 @@ impl From<ApiError> for Status {
             ApiError::Engine(EngineError::Store(error)) => store_status(error),
             ApiError::Engine(EngineError::Backend(error)) => backend_status(&error, HashMap::new()),
             ApiError::Engine(EngineError::AlreadyEnded { id, state }) => already_ended(id, state),
+            ApiError::Denied(denial) => with_reason(
+                Code::PermissionDenied,
+                format!(
+                    "{}: You are not authorized to perform this operation: {denial}",
+                    codes::UNAUTHORIZED_OPERATION
+                ),
+                codes::UNAUTHORIZED_OPERATION,
+                HashMap::from([("tenant".to_owned(), denial.tenant)]),
+            ),
             ApiError::CopyRefused { job_id, error } => {
                 backend_status(&error, HashMap::from([("job_id".to_owned(), job_id.to_string())]))
             }
@@ -163,6 +178,18 @@ pub fn backend_status(error: &BackendError, metadata: HashMap<String, String>) -
         format!("{}: {}", error.code, error.message)
     };
     with_reason(code, message, &error.code, metadata)
+}
+
+/// The answer to a call that did not authenticate: UNAUTHENTICATED, reason [`AUTH_FAILURE`],
+/// the scheme the server expects (`bearer` or `mtls`) in the metadata, and `message` saying what
+/// to send.
+pub fn auth_failure(message: &str, scheme: &str) -> Status {
+    with_reason(
+        Code::Unauthenticated,
+        message.to_owned(),
+        AUTH_FAILURE,
+        HashMap::from([("scheme".to_owned(), scheme.to_owned())]),
+    )
 }
 
 fn with_reason(code: Code, message: String, reason: &str, metadata: HashMap<String, String>) -> Status {

@@ -7,6 +7,7 @@ use tokio_util::sync::CancellationToken;
 use tonic::{Request, Response, Status};
 
 use crate::{
+    auth::Policy,
     backend::BackendError,
     domain::{CopyRequest, JobId, JobState, Region},
     engine::Engine,
@@ -37,6 +38,7 @@ pub struct ImageCopyApi {
     shutdown: CancellationToken,
     watch_poll: Duration,
     watch_slots: Arc<limits::WatchSlots>,
+    policy: Arc<Policy>,
 }
 
 impl ImageCopyApi {
@@ -50,6 +52,7 @@ impl ImageCopyApi {
             shutdown,
             watch_poll,
             watch_slots: limits::WatchSlots::new(0, Default::default()),
+            policy: Arc::new(Policy::allow_all()),
         }
     }
 
@@ -57,6 +60,11 @@ impl ImageCopyApi {
     pub fn with_watch_slots(mut self, slots: Arc<limits::WatchSlots>) -> Self {
         self.watch_slots = slots;
         self
+    }
+
+    /// The same handlers, checking every CopyImage (DryRun or not) against `policy` first.
+    pub fn with_policy(self, policy: Arc<Policy>) -> Self {
+        Self { policy, ..self }
     }
 }
 
@@ -132,6 +140,7 @@ impl ImageCopyService for ImageCopyApi {
         let caller = Caller::of(&request);
         let input = convert::copy_input(request.into_inner());
         let copy = CopyRequest::parse(input, &self.default_region).map_err(ApiError::from)?;
+        self.policy.check(&caller.tenant, &copy).map_err(ApiError::from)?;
         if copy.dry_run {
             let answer = self.engine.dry_run(copy).await;
             return Err(error::backend_status(&answer, Default::default()));

@@ -82,7 +82,7 @@ where
             "rpc",
             method = %request.uri().path(),
             request_id = %id.0,
-            tenant = tracing::field::Empty
+            tenant = tracing::field::Empty,
         );
         let header = HeaderValue::from_str(&id.0).ok();
         request.extensions_mut().insert(id);

@@ -3,12 +3,15 @@
 //! fresh PostgreSQL database), the simulator at a fast time factor unless a test says otherwise.
 #![allow(dead_code)]
 
+pub mod auth;
 pub mod proxy;
+pub mod tls;
 
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
 use amicopy::{
     app::App,
+    auth::TokenStore,
     backend::Ec2Backend,
     config::Config,
     proto::{self, image_copy_service_client::ImageCopyServiceClient},
@@ -68,6 +71,8 @@ pub struct TestServer {
     pub data_dir: Arc<TempDir>,
     /// The PostgreSQL database, when there is one.
     pub database: Option<Arc<TestDatabase>>,
+    /// The bearer tokens, when the server runs with `--auth token`.
+    pub tokens: Option<TokenStore>,
 }
 
 /// A database for one or more servers of a test.
@@ -122,14 +127,24 @@ impl TestStorage {
         .expect("server starts");
         let addr = app.local_addr();
         let metrics_addr = app.metrics_addr();
+        let tokens = app.tokens();
         let shutdown = CancellationToken::new();
         let task = tokio::spawn({
             let shutdown = shutdown.clone();
             async move { app.run(shutdown).await.expect("server runs") }
         });
-        let client = ImageCopyServiceClient::connect(format!("http://{addr}"))
-            .await
-            .expect("client connects");
+        // A TLS server gets a plaintext client that never connects; tests make their own.
+        let client = if extra.contains(&"--tls-cert") {
+            ImageCopyServiceClient::new(
+                tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
+                    .expect("endpoint")
+                    .connect_lazy(),
+            )
+        } else {
+            ImageCopyServiceClient::connect(format!("http://{addr}"))
+                .await
+                .expect("client connects")
+        };
         TestServer {
             addr,
             metrics_addr,
@@ -138,6 +153,7 @@ impl TestStorage {
             task,
             data_dir: Arc::clone(&self.data_dir),
             database: self.database.clone(),
+            tokens,
         }
     }
 
