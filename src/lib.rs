@@ -13,12 +13,14 @@
 //!   applies EC2's rules, so past it an invalid request cannot exist.
 //! - [`ratelimit`] is the token bucket EC2's request rates are modelled with; [`testing`] starts
 //!   real components (PostgreSQL databases, moto) for tests and benchmarks.
+//! - [`bench`] is the load generator behind `amicopy-bench` and `scripts/bench.sh`.
 //!
 //! Dependencies point inward: api → engine → store/backend → domain.
 
 pub mod api;
 pub mod app;
 pub mod backend;
+pub mod bench;
 pub mod config;
 pub mod domain;
 pub mod engine;
