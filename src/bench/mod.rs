@@ -290,7 +290,7 @@ mod tests {
             parse(&["--concurrency", "0"]).validate().unwrap_err().flag,
             "--concurrency"
         );
-        assert_eq!(parse(&["--rate", "-1"]).validate().unwrap_err().flag, "--rate");
+        assert_eq!(parse(&["--rate=-1"]).validate().unwrap_err().flag, "--rate");
     }
 
     #[test]
