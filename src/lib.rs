@@ -17,6 +17,7 @@
 //!   around the store and backend traits; [`api::limits`] keeps callers within bounds.
 //! - [`ratelimit`] is the token bucket EC2's request rates are modelled with; [`testing`] starts
 //!   real components (PostgreSQL databases, moto) for tests and benchmarks.
+//! - [`bench`] is the load generator behind `amicopy-bench` and `scripts/bench.sh`.
 //!
 //! Dependencies point inward: api → engine → store/backend → domain.
 
@@ -24,6 +25,7 @@ pub mod api;
 pub mod app;
 pub mod auth;
 pub mod backend;
+pub mod bench;
 pub mod config;
 pub mod domain;
 pub mod engine;

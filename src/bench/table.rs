@@ -1,0 +1,322 @@
+//! The one markdown table of `scripts/bench.sh`: every figure beside its baseline, the ratio,
+//! the target and whether it was met, from the summaries a run saved.
+
+use std::{collections::BTreeMap, path::Path};
+
+use anyhow::Context as _;
+
+use super::report::Summary;
+
+/// Saved summaries by name.
+pub type Results = BTreeMap<String, Summary>;
+
+/// Reads every `*.json` summary in `dir`.
+pub fn load_dir(dir: &Path) -> anyhow::Result<Results> {
+    let mut results = Results::new();
+    for entry in std::fs::read_dir(dir).with_context(|| format!("cannot read {}", dir.display()))? {
+        let path = entry?.path();
+        if path.extension().is_some_and(|ext| ext == "json") {
+            let text = std::fs::read_to_string(&path)?;
+            let summary: Summary =
+                serde_json::from_str(&text).with_context(|| format!("{} is not a saved summary", path.display()))?;
+            results.insert(summary.scenario.clone(), summary);
+        }
+    }
+    Ok(results)
+}
+
+/// Whether a measured figure meets its target.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Target {
+    /// measured / baseline must be at least this.
+    RatioAtLeast(f64),
+    /// The figure must be at most this.
+    AtMost(f64),
+}
+
+impl Target {
+    /// Whether `measured` (against `baseline`, for ratios) meets the target; `None` when the
+    /// ratio has no baseline to divide by.
+    pub fn met(self, measured: f64, baseline: Option<f64>) -> Option<bool> {
+        match self {
+            Target::RatioAtLeast(least) => ratio(measured, baseline?).map(|r| r >= least),
+            Target::AtMost(most) => Some(measured <= most),
+        }
+    }
+}
+
+/// measured / baseline, when the baseline is positive.
+pub fn ratio(measured: f64, baseline: f64) -> Option<f64> {
+    (baseline > 0.0).then(|| measured / baseline)
+}
+
+struct Row {
+    figure: String,
+    measured: String,
+    baseline: String,
+    ratio: String,
+    target: String,
+    met: String,
+}
+
+fn verdict(met: Option<bool>) -> String {
+    match met {
+        Some(true) => "yes".into(),
+        Some(false) => "**no**".into(),
+        None => "n/a".into(),
+    }
+}
+
+fn extra(summary: &Summary, key: &str) -> f64 {
+    summary.extra.get(key).copied().unwrap_or(0.0)
+}
+
+fn missing(figure: &str, target: &str) -> Row {
+    Row {
+        figure: figure.into(),
+        measured: "not measured".into(),
+        baseline: String::new(),
+        ratio: String::new(),
+        target: target.into(),
+        met: "n/a".into(),
+    }
+}
+
+fn throughput_row(
+    figure: &str,
+    measured: Option<&Summary>,
+    baseline: Option<&Summary>,
+    base_name: &str,
+    least: f64,
+) -> Row {
+    let target = format!("≥ {least}×");
+    let Some(m) = measured else {
+        return missing(figure, &target);
+    };
+    let b = baseline.map(|b| b.throughput);
+    Row {
+        figure: figure.into(),
+        measured: format!("{:.0}/s (p50 {:.2} ms, p99 {:.2} ms)", m.throughput, m.p50_ms, m.p99_ms),
+        baseline: b.map_or("not measured".into(), |b| format!("{base_name} {b:.0}/s")),
+        ratio: b
+            .and_then(|b| ratio(m.throughput, b))
+            .map_or(String::new(), |r| format!("{r:.2}×")),
+        met: verdict(Target::RatioAtLeast(least).met(m.throughput, b)),
+        target,
+    }
+}
+
+/// The markdown table.
+pub fn render(results: &Results) -> String {
+    let get = |name: &str| results.get(name);
+    let mut rows = vec![
+        throughput_row(
+            "CopyImage accepted (unique names, no token)",
+            get("accept"),
+            get("pgbench"),
+            "pgbench, same SQL",
+            0.8,
+        ),
+        throughput_row(
+            "CopyImage accepted vs the bare gRPC call",
+            get("accept"),
+            get("grpc-floor"),
+            "Health/Check",
+            0.5,
+        ),
+    ];
+    if let (Some(insert), Some(accept)) = (get("pgbench-insert"), get("accept")) {
+        rows.push(Row {
+            figure: "(context) CopyImage accepted vs its first transaction only".into(),
+            measured: format!("{:.0}/s", accept.throughput),
+            baseline: format!("pgbench, insert transaction only {:.0}/s", insert.throughput),
+            ratio: ratio(accept.throughput, insert.throughput).map_or(String::new(), |r| format!("{r:.2}×")),
+            target: "(no target)".into(),
+            met: String::new(),
+        });
+    }
+    rows.push(match get("accept-half") {
+        None => missing("CopyImage p99 at half the peak rate", "≤ 10 ms"),
+        Some(half) => Row {
+            figure: "CopyImage p99 at half the peak rate".into(),
+            measured: format!(
+                "{:.2} ms (p50 {:.2}, max {:.2}) at {:.0}/s",
+                half.p99_ms, half.p50_ms, half.max_ms, half.throughput
+            ),
+            baseline: get("grpc-floor").map_or(String::new(), |f| {
+                format!("Health/Check p99 {:.2} ms at peak", f.p99_ms)
+            }),
+            ratio: String::new(),
+            target: "≤ 10 ms".into(),
+            met: verdict(Target::AtMost(10.0).met(half.p99_ms, None)),
+        },
+    });
+    for (name, figure) in [
+        ("retries", "CopyImage retried (16 ClientTokens)"),
+        ("reads", "GetCopyJob + ListCopyJobs(100)"),
+    ] {
+        if let Some(m) = get(name) {
+            let floor = get("grpc-floor").map(|f| f.throughput);
+            rows.push(Row {
+                figure: figure.into(),
+                measured: format!("{:.0}/s (p50 {:.2} ms, p99 {:.2} ms)", m.throughput, m.p50_ms, m.p99_ms),
+                baseline: floor.map_or(String::new(), |f| format!("Health/Check {f:.0}/s")),
+                ratio: floor
+                    .and_then(|f| ratio(m.throughput, f))
+                    .map_or(String::new(), |r| format!("{r:.2}×")),
+                target: "(no target)".into(),
+                met: String::new(),
+            });
+        }
+    }
+    match get("watch") {
+        None => rows.push(missing("WatchCopyJob delivery p99", "10,000 streams, ≤ 100 ms")),
+        Some(w) => {
+            let opened = extra(w, "streams_opened");
+            rows.push(Row {
+                figure: format!("WatchCopyJob delivery, {opened:.0} streams"),
+                measured: format!(
+                    "p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms ({} events)",
+                    w.p50_ms, w.p99_ms, w.max_ms, w.count
+                ),
+                baseline: String::new(),
+                ratio: String::new(),
+                target: "10,000 streams, p99 ≤ 100 ms".into(),
+                met: verdict(Some(opened >= 10_000.0 && w.p99_ms <= 100.0)),
+            });
+            let per_stream = w.extra.get("server_kib_per_stream").copied();
+            rows.push(Row {
+                figure: "server memory per watch stream".into(),
+                measured: per_stream.map_or("not measured (no --server-pid)".into(), |k| format!("{k:.1} KiB")),
+                baseline: format!(
+                    "RSS {:.0} → {:.0} KiB",
+                    extra(w, "server_rss_before_kib"),
+                    extra(w, "server_rss_after_kib")
+                ),
+                ratio: String::new(),
+                target: "≤ 20 KiB".into(),
+                met: verdict(per_stream.map(|k| k <= 20.0)),
+            });
+        }
+    }
+    let mut tracking: Vec<&Summary> = results
+        .values()
+        .filter(|s| s.scenario.starts_with("tracking-"))
+        .collect();
+    tracking.sort_by_key(|s| extra(s, "pending_copies") as u64);
+    for t in tracking {
+        let n = extra(t, "pending_copies");
+        let calls = extra(t, "describe_images_calls");
+        let bound = extra(t, "bound_ceil_n_over_page");
+        rows.push(Row {
+            figure: format!("DescribeImages calls per tick, {n:.0} pending copies, 1 Region"),
+            measured: format!("{calls:.0} (tick took {:.0} ms)", t.max_ms),
+            baseline: format!("{n:.0} (one call per image, as waiters poll)"),
+            ratio: ratio(calls, n).map_or(String::new(), |r| format!("{r:.3}×")),
+            target: format!("≤ ceil(N/{:.0}) = {bound:.0}", extra(t, "page_size")),
+            met: verdict(Target::AtMost(bound).met(calls, None)),
+        });
+    }
+    rows.push(match get("burst") {
+        None => missing("RequestLimitExceeded in a 1,000-copy burst", "0"),
+        Some(b) => Row {
+            figure: format!(
+                "RequestLimitExceeded in a {:.0}-copy burst",
+                extra(b, "copies_submitted")
+            ),
+            measured: format!(
+                "{:.0} ({:.0} copies available, {:.0} unfinished, {:.0} s)",
+                extra(b, "request_limit_exceeded"),
+                extra(b, "copies_available"),
+                extra(b, "copies_unfinished"),
+                b.seconds
+            ),
+            baseline: format!("{:.0} CopyImage calls", extra(b, "copy_image_calls")),
+            ratio: String::new(),
+            target: "0".into(),
+            met: verdict(Some(
+                extra(b, "request_limit_exceeded") == 0.0 && extra(b, "copies_unfinished") == 0.0,
+            )),
+        },
+    });
+    let mut out = String::from("| figure | measured | baseline | ratio | target | met |\n|---|---|---|---|---|---|\n");
+    for row in rows {
+        out.push_str(&format!(
+            "| {} | {} | {} | {} | {} | {} |\n",
+            row.figure, row.measured, row.baseline, row.ratio, row.target, row.met
+        ));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn summary(name: &str, throughput: f64, p99_ms: f64) -> Summary {
+        Summary {
+            scenario: name.into(),
+            concurrency: 16,
+            count: 100,
+            errors: 0,
+            seconds: 1.0,
+            throughput,
+            p50_ms: 1.0,
+            p90_ms: 2.0,
+            p99_ms,
+            max_ms: p99_ms,
+            notes: Vec::new(),
+            extra: BTreeMap::new(),
+        }
+    }
+
+    #[test]
+    fn ratio_targets_compare_against_the_baseline() {
+        assert_eq!(Target::RatioAtLeast(0.8).met(800.0, Some(1000.0)), Some(true));
+        assert_eq!(Target::RatioAtLeast(0.8).met(799.0, Some(1000.0)), Some(false));
+        assert_eq!(Target::RatioAtLeast(0.8).met(800.0, Some(0.0)), None);
+        assert_eq!(Target::RatioAtLeast(0.8).met(800.0, None), None);
+        assert_eq!(Target::AtMost(10.0).met(10.0, None), Some(true));
+        assert_eq!(Target::AtMost(10.0).met(10.01, None), Some(false));
+    }
+
+    #[test]
+    fn the_table_shows_ratios_and_verdicts() {
+        let mut results = Results::new();
+        for s in [
+            summary("accept", 900.0, 5.0),
+            summary("pgbench", 1000.0, 0.0),
+            summary("grpc-floor", 3000.0, 1.0),
+        ] {
+            results.insert(s.scenario.clone(), s);
+        }
+        let table = render(&results);
+        assert!(
+            table.contains("| pgbench, same SQL 1000/s | 0.90× | ≥ 0.8× | yes |"),
+            "{table}"
+        );
+        assert!(
+            table.contains("| Health/Check 3000/s | 0.30× | ≥ 0.5× | **no** |"),
+            "{table}"
+        );
+        assert!(
+            table.contains("| CopyImage p99 at half the peak rate | not measured |"),
+            "{table}"
+        );
+    }
+
+    #[test]
+    fn tracking_rows_hold_calls_against_the_page_bound() {
+        let mut t = summary("tracking-1000", 0.0, 40.0);
+        for (k, v) in [
+            ("pending_copies", 1000.0),
+            ("describe_images_calls", 10.0),
+            ("bound_ceil_n_over_page", 10.0),
+            ("page_size", 100.0),
+        ] {
+            t.extra.insert(k.into(), v);
+        }
+        let table = render(&Results::from([(t.scenario.clone(), t)]));
+        assert!(table.contains("| 10 (tick took 40 ms) | 1000 (one call per image, as waiters poll) | 0.010× | ≤ ceil(N/100) = 10 | yes |"), "{table}");
+    }
+}
