@@ -1,10 +1,11 @@
 //! WatchCopyJob streams: a job's history from `job_events`, then its live events, until the
 //! terminal one.
 //!
-//! Each stream is one task feeding a small channel. Live notifications only wake the task; the
-//! events themselves are always read from the store after the last one sent, so a slow watcher
-//! never holds up the engine or other watchers and is caught up rather than dropped, and a
-//! watcher on any replica sees events written by any other.
+//! Each stream is one task feeding a small channel. The history is read from the store; live
+//! events come from the hub's memory of the job's recent events when every one after the last
+//! sent is there, and from the store when not. So a slow watcher never holds up the engine or
+//! other watchers and is caught up from `job_events` rather than dropped, a watcher on any
+//! replica sees events written by any other, and many watchers of one job cost no store reads.
 
 use std::{sync::Arc, time::Duration};
 
@@ -42,15 +43,23 @@ pub fn watch_job(
     tokio::spawn(async move {
         let _slot = slot;
         let mut after = after_sequence;
+        // The history comes from the store; after a notification the new events usually come
+        // from the hub's memory, and from the store when they are not all there.
+        let mut woken = false;
         loop {
-            let events = match engine.store().list_events(job, after, EVENTS_PER_READ).await {
-                Ok(events) => events,
-                Err(error) => {
-                    let _ = sender.send(Err(ApiError::from(error).into())).await;
-                    return;
-                }
+            let (events, more) = match woken.then(|| subscription.events_after(after)).flatten() {
+                Some(events) => (events, false),
+                None => match engine.store().list_events(job, after, EVENTS_PER_READ).await {
+                    Ok(events) => {
+                        let more = events.len() == EVENTS_PER_READ as usize;
+                        (events, more)
+                    }
+                    Err(error) => {
+                        let _ = sender.send(Err(ApiError::from(error).into())).await;
+                        return;
+                    }
+                },
             };
-            let more = events.len() == EVENTS_PER_READ as usize;
             for event in events {
                 after = event.sequence;
                 let terminal = event.state.is_terminal();
@@ -62,11 +71,12 @@ pub fn watch_job(
                 }
             }
             if more {
+                woken = false;
                 continue;
             }
             tokio::select! {
-                () = subscription.changed() => {}
-                () = tokio::time::sleep(poll) => {}
+                () = subscription.changed() => woken = true,
+                () = tokio::time::sleep(poll) => woken = false,
                 () = sender.closed() => return,
                 () = shutdown.cancelled() => {
                     let status = Status::unavailable("the server is shutting down; call WatchCopyJob again to resume");

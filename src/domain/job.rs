@@ -193,3 +193,20 @@ pub struct JobEvent {
     /// When it happened.
     pub created_at: DateTime<Utc>,
 }
+
+impl JobEvent {
+    /// The event a change to `job` appends, exactly as the store records it: the job's newest
+    /// sequence, state, image, progress and failure code, at the job's update time.
+    pub fn of(job: &Job, detail: &str) -> Self {
+        Self {
+            job_id: job.id,
+            sequence: job.last_event_sequence,
+            state: job.state,
+            image_id: job.image_id.clone(),
+            progress_percent: job.progress_percent,
+            failure_code: job.failure.as_ref().map(|f| f.code.clone()),
+            detail: detail.to_owned(),
+            created_at: job.updated_at,
+        }
+    }
+}

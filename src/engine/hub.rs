@@ -1,23 +1,38 @@
-//! Live fan-out of "job X has new events" to watchers in this process.
+//! Live fan-out of a job's new events to watchers in this process.
 //!
-//! Each watched job has one `tokio::sync::watch` channel holding the newest event sequence.
-//! Publishing never blocks and never fails for slow watchers: a watcher that misses values simply
-//! sees the newest one and reads what it missed from `job_events`. Channels exist only while
-//! someone watches the job.
+//! Each watched job has one `tokio::sync::watch` channel holding the newest event sequence and
+//! the job's most recent events. Publishing never blocks and never fails for slow watchers: a
+//! watcher that misses values sees the newest ones, takes the events it missed from the recent
+//! ones when they are all there, and reads them from `job_events` when they are not (it fell
+//! too far behind, or the event was written by another replica and only its sequence arrived).
+//! So however many watch a job, an event costs one store read at most, usually none. Channels
+//! exist only while someone watches the job.
 
 use std::{
-    collections::HashMap,
+    collections::{HashMap, VecDeque},
     sync::{Arc, Mutex, MutexGuard, PoisonError},
 };
 
 use tokio::sync::watch;
 
-use crate::domain::JobId;
+use crate::domain::{JobEvent, JobId};
+
+/// Recent events kept per watched job.
+const RECENT_EVENTS: usize = 64;
+
+/// What a watched job's channel holds.
+#[derive(Debug, Default)]
+struct Feed {
+    /// The newest event sequence known to exist.
+    newest: u64,
+    /// The newest events, in sequence order, at most [`RECENT_EVENTS`]; may have gaps.
+    recent: VecDeque<Arc<JobEvent>>,
+}
 
 /// The registry of watched jobs.
 #[derive(Debug, Default)]
 pub struct EventHub {
-    jobs: Mutex<HashMap<JobId, watch::Sender<u64>>>,
+    jobs: Mutex<HashMap<JobId, watch::Sender<Feed>>>,
 }
 
 impl EventHub {
@@ -26,13 +41,13 @@ impl EventHub {
         Arc::new(Self::default())
     }
 
-    /// Starts watching `job`. The subscription's value starts at 0, so the watcher reads the
+    /// Starts watching `job`. The subscription starts at sequence 0, so the watcher reads the
     /// history first and waits for changes after that.
     pub fn subscribe(self: &Arc<Self>, job: JobId) -> Subscription {
         let receiver = self
             .lock()
             .entry(job)
-            .or_insert_with(|| watch::channel(0).0)
+            .or_insert_with(|| watch::channel(Feed::default()).0)
             .subscribe();
         Subscription {
             hub: Arc::clone(self),
@@ -41,13 +56,39 @@ impl EventHub {
         }
     }
 
-    /// Tells watchers of `job` that events up to `sequence` exist. Cheap when nobody watches.
+    /// Tells watchers of `job` that events up to `sequence` exist (written by another process:
+    /// they read them from the store). Cheap when nobody watches.
     pub fn publish(&self, job: JobId, sequence: u64) {
         if let Some(sender) = self.lock().get(&job) {
-            sender.send_if_modified(|newest| {
-                let newer = sequence > *newest;
+            sender.send_if_modified(|feed| {
+                let newer = sequence > feed.newest;
                 if newer {
-                    *newest = sequence;
+                    feed.newest = sequence;
+                }
+                newer
+            });
+        }
+    }
+
+    /// Hands watchers of the event's job an event this process just committed. Cheap when
+    /// nobody watches.
+    pub fn publish_event(&self, event: &JobEvent) {
+        if let Some(sender) = self.lock().get(&event.job_id) {
+            sender.send_if_modified(|feed| {
+                let sequence = event.sequence;
+                let at = feed.recent.partition_point(|known| known.sequence < sequence);
+                if feed.recent.get(at).is_some_and(|known| known.sequence == sequence) {
+                    return false;
+                }
+                feed.recent.insert(at, Arc::new(event.clone()));
+                while feed.recent.len() > RECENT_EVENTS {
+                    feed.recent.pop_front();
+                }
+                // An older event filling a gap wakes nobody: watchers facing the gap read the
+                // store.
+                let newer = sequence > feed.newest;
+                if newer {
+                    feed.newest = sequence;
                 }
                 newer
             });
@@ -59,7 +100,7 @@ impl EventHub {
         self.lock().len()
     }
 
-    fn lock(&self) -> MutexGuard<'_, HashMap<JobId, watch::Sender<u64>>> {
+    fn lock(&self) -> MutexGuard<'_, HashMap<JobId, watch::Sender<Feed>>> {
         // The map stays consistent even if a holder panicked: every operation is a single insert,
         // lookup or remove.
         self.jobs.lock().unwrap_or_else(PoisonError::into_inner)
@@ -71,7 +112,7 @@ impl EventHub {
 pub struct Subscription {
     hub: Arc<EventHub>,
     job: JobId,
-    receiver: Option<watch::Receiver<u64>>,
+    receiver: Option<watch::Receiver<Feed>>,
 }
 
 impl Subscription {
@@ -85,6 +126,20 @@ impl Subscription {
                 std::future::pending::<()>().await;
             }
         }
+    }
+
+    /// Every event after `after` up to the newest known, from the recent events: `None` when
+    /// some of them are not there, and the store must be read instead.
+    pub fn events_after(&self, after: u64) -> Option<Vec<JobEvent>> {
+        let feed = self.receiver.as_ref()?.borrow();
+        let start = feed.recent.partition_point(|event| event.sequence <= after);
+        let events: Vec<JobEvent> = feed.recent.range(start..).map(|event| JobEvent::clone(event)).collect();
+        let contiguous = events
+            .iter()
+            .zip(after + 1..)
+            .all(|(event, expected)| event.sequence == expected);
+        let complete = after + events.len() as u64 >= feed.newest;
+        (contiguous && complete).then_some(events)
     }
 }
 
@@ -138,6 +193,74 @@ mod tests {
                 .await
                 .is_err()
         );
+    }
+
+    fn event(job: JobId, sequence: u64) -> JobEvent {
+        JobEvent {
+            job_id: job,
+            sequence,
+            state: crate::domain::JobState::Copying,
+            image_id: None,
+            progress_percent: Some(u8::try_from(sequence).unwrap()),
+            failure_code: None,
+            detail: format!("event {sequence}"),
+            created_at: chrono::Utc::now(),
+        }
+    }
+
+    fn sequences(events: Option<Vec<JobEvent>>) -> Option<Vec<u64>> {
+        events.map(|events| events.iter().map(|e| e.sequence).collect())
+    }
+
+    #[tokio::test]
+    async fn watchers_take_published_events_from_memory() {
+        let hub = EventHub::new();
+        let job = JobId::new();
+        let mut watcher = hub.subscribe(job);
+        for sequence in 2..=4 {
+            hub.publish_event(&event(job, sequence));
+        }
+        watcher.changed().await;
+        assert_eq!(sequences(watcher.events_after(1)), Some(vec![2, 3, 4]));
+        assert_eq!(sequences(watcher.events_after(3)), Some(vec![4]));
+        assert_eq!(sequences(watcher.events_after(4)), Some(vec![]));
+        assert_eq!(
+            watcher.events_after(0),
+            None,
+            "event 1 was never published: read the store"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_gap_or_a_sequence_without_its_event_sends_watchers_to_the_store() {
+        let hub = EventHub::new();
+        let job = JobId::new();
+        let watcher = hub.subscribe(job);
+        hub.publish_event(&event(job, 1));
+        hub.publish_event(&event(job, 3));
+        assert_eq!(watcher.events_after(0), None, "2 is missing");
+        hub.publish_event(&event(job, 2));
+        assert_eq!(
+            sequences(watcher.events_after(0)),
+            Some(vec![1, 2, 3]),
+            "out of order, then complete"
+        );
+        hub.publish(job, 4);
+        assert_eq!(watcher.events_after(3), None, "4 came from another replica");
+    }
+
+    #[tokio::test]
+    async fn only_the_most_recent_events_are_kept() {
+        let hub = EventHub::new();
+        let job = JobId::new();
+        let watcher = hub.subscribe(job);
+        let last = RECENT_EVENTS as u64 + 10;
+        for sequence in 1..=last {
+            hub.publish_event(&event(job, sequence));
+        }
+        assert_eq!(watcher.events_after(5), None, "fell too far behind: read the store");
+        let caught_up = sequences(watcher.events_after(last - 3)).unwrap();
+        assert_eq!(caught_up, vec![last - 2, last - 1, last]);
     }
 
     #[test]

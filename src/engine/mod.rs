@@ -20,7 +20,7 @@ use tracing::{debug, info, warn};
 
 use crate::{
     backend::{BackendError, Ec2Backend, StartCopy},
-    domain::{CopyRequest, Job, JobId, JobState},
+    domain::{CopyRequest, Job, JobEvent, JobId, JobState},
     store::{Created, JobStore, NewJob, StoreError},
 };
 
@@ -251,8 +251,8 @@ impl Engine {
     /// Writes a change (and its event, with `detail`) and wakes this process's watchers.
     async fn commit(&self, job: &Job, detail: Option<&str>) -> Result<Job, StoreError> {
         let stored = self.store.update_job(job, detail).await?;
-        if detail.is_some() {
-            self.hub.publish(stored.id, stored.last_event_sequence);
+        if let Some(detail) = detail {
+            self.hub.publish_event(&JobEvent::of(&stored, detail));
         }
         Ok(stored)
     }

@@ -195,7 +195,7 @@ impl JobStore for PgStore {
             return Err(StoreError::Conflict(job.id));
         };
         if let Some(detail) = detail {
-            insert_event(&mut tx, &rows::event_of(&stored, detail)).await?;
+            insert_event(&mut tx, &JobEvent::of(&stored, detail)).await?;
         }
         tx.commit().await.map_err(StoreError::from_sqlx)?;
         Ok(stored)

@@ -350,23 +350,9 @@ impl ChangeColumns {
     }
 }
 
-/// The event an update with `detail` appends: the job as stored after the update.
-pub(super) fn event_of(job: &Job, detail: &str) -> JobEvent {
-    JobEvent {
-        job_id: job.id,
-        sequence: job.last_event_sequence,
-        state: job.state,
-        image_id: job.image_id.clone(),
-        progress_percent: job.progress_percent,
-        failure_code: job.failure.as_ref().map(|f| f.code.clone()),
-        detail: detail.to_owned(),
-        created_at: job.updated_at,
-    }
-}
-
 /// The first event of every job.
 pub(super) fn first_event(job: &Job) -> JobEvent {
-    event_of(job, "job accepted")
+    JobEvent::of(job, "job accepted")
 }
 
 /// What a client-token insert that found an earlier job answers: that job when the parameters
