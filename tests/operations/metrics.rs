@@ -107,3 +107,64 @@ async fn every_series_is_scraped_from_the_metrics_listener() {
     server.stop().await;
     storage.cleanup().await;
 }
+
+#[tokio::test]
+async fn many_watchers_of_one_job_are_fed_without_a_store_read_per_event() {
+    const WATCHERS: usize = 40;
+    let (mut server, storage) = start(
+        Engine::Sqlite,
+        &[
+            "--metrics-listen",
+            "127.0.0.1:0",
+            "--sim-copy-seconds",
+            "60",
+            // Only notifications wake the streams: no polling reads.
+            "--watch-poll-seconds",
+            "3600",
+        ],
+    )
+    .await;
+    let metrics = server.metrics_addr.expect("a metrics listener");
+    let job_id = server.copy(copy_request("watched by many")).await.unwrap().job_id;
+    let mut watchers = tokio::task::JoinSet::new();
+    for _ in 0..WATCHERS {
+        let mut client = server.client.clone();
+        let job_id = job_id.clone();
+        watchers.spawn(async move {
+            let request = amicopy::proto::WatchCopyJobRequest {
+                job_id,
+                after_sequence: 0,
+            };
+            let mut stream = client.watch_copy_job(request).await.unwrap().into_inner();
+            let mut sequences = Vec::new();
+            while let Some(message) = stream.next().await {
+                sequences.push(message.unwrap().event.unwrap().sequence);
+            }
+            sequences
+        });
+    }
+    let all = tokio::time::timeout(JOB_DEADLINE, watchers.join_all())
+        .await
+        .expect("every stream ends");
+    let events = server.watch_to_end(&job_id).await;
+    let expected: Vec<u64> = events.iter().map(|event| event.sequence).collect();
+    assert!(expected.len() >= 5, "the job made progress events: {events:?}");
+    for sequences in &all {
+        assert_eq!(sequences, &expected, "every watcher saw every event once, in order");
+    }
+
+    let (_, scrape) = http_get(metrics, "/metrics").await;
+    let reads = value(
+        &scrape,
+        r#"amicopy_store_duration_seconds_count{operation="list_events"}"#,
+    )
+    .unwrap_or(0.0);
+    let one_read_per_event = (WATCHERS * expected.len()) as f64;
+    assert!(
+        reads < one_read_per_event / 2.0,
+        "{reads} event reads for {WATCHERS} watchers of {} events",
+        expected.len()
+    );
+    server.stop().await;
+    storage.cleanup().await;
+}
