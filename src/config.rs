@@ -80,6 +80,11 @@ pub struct Config {
     /// Authentication, TLS and per-tenant policy.
     #[command(flatten)]
     pub auth: AuthSettings,
+
+    /// OpenTelemetry trace export.
+    #[cfg(feature = "otel")]
+    #[command(flatten)]
+    pub otel: crate::telemetry::otel::OtelSettings,
 }
 
 /// Why the settings could not be read.

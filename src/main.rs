@@ -20,10 +20,23 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    telemetry::init(config.log_format);
+    let telemetry = match telemetry::init(&config) {
+        Ok(telemetry) => telemetry,
+        Err(err) => {
+            eprintln!("{err}");
+            return ExitCode::from(2);
+        }
+    };
     let shutdown = CancellationToken::new();
     tokio::spawn(cancel_on_signal(shutdown.clone()));
 
+    let code = run(config, shutdown).await;
+    telemetry.shutdown().await;
+    code
+}
+
+/// Builds the server and runs it until `shutdown`.
+async fn run(config: Config, shutdown: CancellationToken) -> ExitCode {
     let app = match App::build(config).await {
         Ok(app) => app,
         Err(err) => {
