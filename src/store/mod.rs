@@ -11,6 +11,7 @@ use futures::stream::BoxStream;
 
 use crate::domain::{CopyRequest, Job, JobEvent, JobId, JobState};
 
+mod announce;
 mod connect;
 mod page_token;
 pub mod postgres;

@@ -1,6 +1,6 @@
 //! [`JobStore`] on PostgreSQL: the production store, shared by several replicas. Claims use
-//! `FOR UPDATE SKIP LOCKED`; every appended event is announced with `pg_notify` so watchers on
-//! other replicas wake at once.
+//! `FOR UPDATE SKIP LOCKED`; every appended event is announced with `pg_notify` right after its
+//! commit (see `announce.rs`), so watchers on other replicas wake at once.
 
 use std::time::Duration;
 
@@ -15,13 +15,11 @@ use tracing::{info, warn};
 
 use super::{
     ChangeFeed, Claim, Created, JobPage, JobStore, ListQuery, NewJob, StateCount, StoreError,
+    announce::{Announcer, CHANNEL},
     rows::{self, ChangeColumns, EventRecord, JobRecord, RequestColumns},
     sql,
 };
 use crate::domain::{Job, JobEvent, JobId, JobState};
-
-/// The NOTIFY channel; payloads are `<job uuid>:<sequence>`.
-const CHANNEL: &str = "amicopy_job_events";
 
 /// Connections per replica (one more is held by the change feed).
 const MAX_CONNECTIONS: u32 = 16;
@@ -33,6 +31,7 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres
 #[derive(Debug, Clone)]
 pub struct PgStore {
     pool: PgPool,
+    announcer: Announcer,
 }
 
 impl PgStore {
@@ -48,7 +47,8 @@ impl PgStore {
             .map_err(StoreError::from_sqlx)?;
         MIGRATOR.run(&pool).await.map_err(StoreError::from_migrate)?;
         info!(engine = "postgres", "job store ready");
-        Ok(Self { pool })
+        let announcer = Announcer::start(pool.clone());
+        Ok(Self { pool, announcer })
     }
 
     async fn one(&self, query: &'static str, id: JobId, tenant: Option<&str>) -> Result<Job, StoreError> {
@@ -92,12 +92,6 @@ async fn insert_event(tx: &mut sqlx::PgConnection, event: &JobEvent) -> Result<(
         .execute(&mut *tx)
         .await
         .map_err(StoreError::from_sqlx)?;
-    sqlx::query("SELECT pg_notify($1, $2)")
-        .bind(CHANNEL)
-        .bind(format!("{}:{}", event.job_id, event.sequence))
-        .execute(&mut *tx)
-        .await
-        .map_err(StoreError::from_sqlx)?;
     Ok(())
 }
 
@@ -121,6 +115,7 @@ impl JobStore for PgStore {
             (Ok(Some(JobRecord(job))), _) => {
                 insert_event(&mut tx, &rows::first_event(&job)).await?;
                 tx.commit().await.map_err(StoreError::from_sqlx)?;
+                self.announcer.announce(job.id, job.last_event_sequence);
                 Ok(Created::New(job))
             }
             // ON CONFLICT waited for the other insert to commit, so its row is visible now.
@@ -198,6 +193,9 @@ impl JobStore for PgStore {
             insert_event(&mut tx, &JobEvent::of(&stored, detail)).await?;
         }
         tx.commit().await.map_err(StoreError::from_sqlx)?;
+        if detail.is_some() {
+            self.announcer.announce(stored.id, stored.last_event_sequence);
+        }
         Ok(stored)
     }
 

@@ -1,0 +1,59 @@
+//! Announcing new events to other replicas with PostgreSQL `NOTIFY`, outside the transactions
+//! that write them.
+//!
+//! PostgreSQL serialises the commits of transactions that notify: a lock on the notification
+//! queue is held through commit, fsync included, and shows as `Lock:object` waits in
+//! `pg_stat_activity`. Notifying from inside every job transaction made each commit wait for
+//! every other. Events are instead handed to one task that announces them in batches, one
+//! statement in its own short transaction per batch, right after the events' own commits. A
+//! notification lost to a crash in between only delays watchers on other replicas until their
+//! next poll of the store.
+
+use sqlx::PgPool;
+use tokio::sync::mpsc;
+use tracing::warn;
+
+use crate::domain::JobId;
+
+/// The NOTIFY channel; payloads are `<job uuid>:<sequence>`.
+pub(super) const CHANNEL: &str = "amicopy_job_events";
+
+/// Most events announced in one statement.
+const BATCH: usize = 1000;
+
+/// Hands committed events to the announcing task. Cheap to clone; the task ends when the last
+/// clone is dropped.
+#[derive(Debug, Clone)]
+pub(super) struct Announcer {
+    events: mpsc::UnboundedSender<String>,
+}
+
+impl Announcer {
+    /// Starts the task that announces events through `pool`.
+    pub(super) fn start(pool: PgPool) -> Self {
+        let (events, pending) = mpsc::unbounded_channel();
+        tokio::spawn(announce(pool, pending));
+        Self { events }
+    }
+
+    /// Announces that the job's events up to `sequence` are committed.
+    pub(super) fn announce(&self, job: JobId, sequence: u64) {
+        // Fails only when the task has ended, with the runtime: nobody is left to tell.
+        let _ = self.events.send(format!("{job}:{sequence}"));
+    }
+}
+
+async fn announce(pool: PgPool, mut pending: mpsc::UnboundedReceiver<String>) {
+    let mut batch = Vec::with_capacity(BATCH);
+    while pending.recv_many(&mut batch, BATCH).await > 0 {
+        let sent = sqlx::query("SELECT pg_notify($1, payload) FROM unnest($2::text[]) AS payload")
+            .bind(CHANNEL)
+            .bind(&batch)
+            .execute(&pool)
+            .await;
+        if let Err(error) = sent {
+            warn!(%error, events = batch.len(), "could not announce events; watchers on other replicas will see them at their next poll");
+        }
+        batch.clear();
+    }
+}
