@@ -26,15 +26,15 @@ use crate::{
     domain::Region,
     engine::{Engine, hub::EventHub},
     metrics::{Metrics, backend::MeteredBackend, rpc::RpcMetricsLayer, store::MeteredStore},
-    proto::{self, image_copy_service_server::ImageCopyServiceServer},
+    proto::{
+        self,
+        image_copy_service_server::{self, ImageCopyServiceServer},
+    },
     store::{self, JobStore, StoreError},
 };
 
 /// How often the store is pinged for the health service.
 const HEALTH_CHECK_INTERVAL: Duration = Duration::from_secs(2);
-
-/// The gRPC service name the health service reports on, besides the overall "".
-const SERVICE_NAME: &str = "amicopy.v1.ImageCopyService";
 
 /// Why the server could not start or stopped with an error. Each message is one line that says
 /// what to check.
@@ -326,7 +326,9 @@ fn reflection_error(error: tonic_reflection::server::Error) -> AppError {
 
 async fn set_health(health: &HealthReporter, status: ServingStatus) {
     health.set_service_status("", status).await;
-    health.set_service_status(SERVICE_NAME, status).await;
+    health
+        .set_service_status(image_copy_service_server::SERVICE_NAME, status)
+        .await;
 }
 
 /// Reports SERVING while the store answers and NOT_SERVING while it does not.

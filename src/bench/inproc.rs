@@ -4,15 +4,11 @@
 //! while 1,000 copies go through EC2's CopyImage quotas).
 
 use std::{
-    sync::{
-        Arc,
-        atomic::{AtomicU64, Ordering},
-    },
+    sync::Arc,
     time::{Duration, Instant},
 };
 
 use anyhow::Context as _;
-use async_trait::async_trait;
 use clap::Parser as _;
 use futures::{StreamExt as _, TryStreamExt as _};
 use tokio_util::sync::CancellationToken;
@@ -23,12 +19,16 @@ use super::{
 };
 use crate::{
     backend::{
-        BackendError, Ec2Backend, ImageStatus, SnapshotProgress, SourceImage, StartCopy,
+        Ec2Backend,
         sim::{SimSettings, Simulator},
     },
     config::Config,
-    domain::{CopyImageInput, CopyRequest, JobState, Region, codes},
+    domain::{CopyImageInput, CopyRequest, JobState, Region},
     engine::{Engine, EngineSettings, hub::EventHub},
+    metrics::{
+        Metrics,
+        backend::{MeteredBackend, throttles},
+    },
     store,
 };
 
@@ -102,9 +102,10 @@ pub async fn tracking(args: &Args) -> anyhow::Result<Vec<Summary>> {
         settings.copy_burst = n32;
         settings.max_concurrent_copies = n32;
         let simulator = Arc::new(Simulator::new(sim)?);
-        let counting = Arc::new(Counting::new(simulator.clone()));
+        let metrics = Metrics::new();
+        let metered = Arc::new(MeteredBackend::new(simulator.clone(), metrics.clone()));
         let dir = tempfile::tempdir()?;
-        let engine = engine(dir.path(), counting.clone(), settings).await?;
+        let engine = engine(dir.path(), metered, settings).await?;
         submit_all(&engine, "tracked", n).await?;
 
         let images_before = simulator.calls("DescribeImages");
@@ -131,7 +132,7 @@ pub async fn tracking(args: &Args) -> anyhow::Result<Vec<Summary>> {
         summary.extra.insert("page_size".into(), f64::from(args.page_size));
         summary
             .extra
-            .insert("request_limit_exceeded".into(), counting.throttled() as f64);
+            .insert("request_limit_exceeded".into(), throttles(&metrics) as f64);
         summary.notes.push(format!(
             "one tick over {n} pending copies in us-west-2, simulator at EC2's DescribeImages quota (burst 100, 20/s)"
         ));
@@ -151,9 +152,10 @@ pub async fn burst(args: &Args) -> anyhow::Result<Summary> {
     settings.copy_refill_per_second *= BURST_TIME_FACTOR;
     settings.tick_seconds = 0.05;
     let simulator = Arc::new(Simulator::new(sim)?);
-    let counting = Arc::new(Counting::new(simulator.clone()));
+    let metrics = Metrics::new();
+    let metered = Arc::new(MeteredBackend::new(simulator.clone(), metrics.clone()));
     let dir = tempfile::tempdir()?;
-    let engine = engine(dir.path(), counting.clone(), settings).await?;
+    let engine = engine(dir.path(), metered, settings).await?;
     let shutdown = CancellationToken::new();
     let running = tokio::spawn(Arc::clone(&engine).run(shutdown.clone()));
 
@@ -180,7 +182,7 @@ pub async fn burst(args: &Args) -> anyhow::Result<Summary> {
     summary.errors = left;
     summary
         .extra
-        .insert("request_limit_exceeded".into(), counting.throttled() as f64);
+        .insert("request_limit_exceeded".into(), throttles(&metrics) as f64);
     summary
         .extra
         .insert("copies_submitted".into(), args.burst_copies as f64);
@@ -199,74 +201,10 @@ pub async fn burst(args: &Args) -> anyhow::Result<Summary> {
     Ok(summary)
 }
 
-/// A backend that counts the RequestLimitExceeded answers of the one it wraps.
-pub struct Counting {
-    inner: Arc<dyn Ec2Backend>,
-    throttled: AtomicU64,
-}
-
-impl Counting {
-    /// Wraps `inner`.
-    pub fn new(inner: Arc<dyn Ec2Backend>) -> Self {
-        Self {
-            inner,
-            throttled: AtomicU64::new(0),
-        }
-    }
-
-    /// RequestLimitExceeded answers so far.
-    pub fn throttled(&self) -> u64 {
-        self.throttled.load(Ordering::Relaxed)
-    }
-
-    fn seen<T>(&self, result: Result<T, BackendError>) -> Result<T, BackendError> {
-        if let Err(error) = &result
-            && error.code == codes::REQUEST_LIMIT_EXCEEDED
-        {
-            self.throttled.fetch_add(1, Ordering::Relaxed);
-        }
-        result
-    }
-}
-
-#[async_trait]
-impl Ec2Backend for Counting {
-    async fn copy_image(&self, copy: &StartCopy) -> Result<String, BackendError> {
-        self.seen(self.inner.copy_image(copy).await)
-    }
-
-    async fn describe_images(&self, region: &Region, image_ids: &[String]) -> Result<Vec<ImageStatus>, BackendError> {
-        self.seen(self.inner.describe_images(region, image_ids).await)
-    }
-
-    async fn find_images_by_name(&self, region: &Region, name: &str) -> Result<Vec<ImageStatus>, BackendError> {
-        self.seen(self.inner.find_images_by_name(region, name).await)
-    }
-
-    async fn snapshot_progress(
-        &self,
-        region: &Region,
-        snapshot_ids: &[String],
-    ) -> Result<Vec<SnapshotProgress>, BackendError> {
-        self.seen(self.inner.snapshot_progress(region, snapshot_ids).await)
-    }
-
-    async fn deregister_image(&self, region: &Region, image_id: &str) -> Result<(), BackendError> {
-        self.seen(self.inner.deregister_image(region, image_id).await)
-    }
-
-    async fn describe_source_image(
-        &self,
-        region: &Region,
-        image_id: &str,
-    ) -> Result<Option<SourceImage>, BackendError> {
-        self.seen(self.inner.describe_source_image(region, image_id).await)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::{backend::StartCopy, domain::codes};
 
     #[test]
     fn the_bound_is_one_call_per_started_page() {
@@ -282,15 +220,16 @@ mod tests {
             sim_copy_image_burst: 1,
             ..SimSettings::fast_for_tests()
         };
-        let counting = Counting::new(Arc::new(Simulator::new(sim).unwrap()));
+        let metrics = Metrics::new();
+        let metered = MeteredBackend::new(Arc::new(Simulator::new(sim).unwrap()), metrics.clone());
         let copy = |name: &str| StartCopy {
             request: request(name.to_owned()).unwrap(),
             client_token: format!("token-{name}"),
             dry_run: false,
         };
-        counting.copy_image(&copy("first")).await.unwrap();
-        let error = counting.copy_image(&copy("second")).await.unwrap_err();
+        metered.copy_image(&copy("first")).await.unwrap();
+        let error = metered.copy_image(&copy("second")).await.unwrap_err();
         assert_eq!(error.code, codes::REQUEST_LIMIT_EXCEEDED);
-        assert_eq!(counting.throttled(), 1);
+        assert_eq!(throttles(&metrics), 1);
     }
 }

@@ -17,6 +17,22 @@ pub struct MeteredBackend {
     metrics: Metrics,
 }
 
+/// EC2's names of the calls [`MeteredBackend`] counts, as its `operation` label.
+pub const OPERATIONS: [&str; 4] = ["CopyImage", "DescribeImages", "DescribeSnapshots", "DeregisterImage"];
+
+/// RequestLimitExceeded answers counted in `metrics`, over every operation.
+pub fn throttles(metrics: &Metrics) -> u64 {
+    OPERATIONS
+        .iter()
+        .map(|operation| {
+            let labels = OperationLabels {
+                operation: (*operation).to_owned(),
+            };
+            metrics.ec2_throttles.get_or_create(&labels).get()
+        })
+        .sum()
+}
+
 impl MeteredBackend {
     /// Wraps `inner`.
     pub fn new(inner: Arc<dyn Ec2Backend>, metrics: Metrics) -> Self {

@@ -13,11 +13,17 @@ use tower::{Layer, Service};
 
 use crate::{
     api::{caller::Caller, error},
+    proto::image_copy_service_server::SERVICE_NAME,
     ratelimit::TokenBucket,
 };
 
-/// Path prefix of the calls that are rate limited; health and reflection are not.
-const LIMITED_PREFIX: &str = "/amicopy.v1.ImageCopyService/";
+/// Whether `path` is a call of the ImageCopyService: those are rate limited, health and
+/// reflection are not.
+fn is_limited(path: &str) -> bool {
+    path.strip_prefix('/')
+        .and_then(|path| path.strip_prefix(SERVICE_NAME))
+        .is_some_and(|method| method.starts_with('/'))
+}
 
 /// Installs [`TenantRateLimitService`]; clones share the buckets.
 #[derive(Clone)]
@@ -80,7 +86,7 @@ where
 
     fn call(&mut self, request: http::Request<B>) -> Self::Future {
         if let Some(buckets) = &self.buckets
-            && request.uri().path().starts_with(LIMITED_PREFIX)
+            && is_limited(request.uri().path())
         {
             let tenant = request
                 .extensions()

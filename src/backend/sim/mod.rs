@@ -147,8 +147,11 @@ impl Simulator {
         }
     }
 
-    fn count(&self, api: Api) {
-        *self.lock().calls.entry(api.name()).or_insert(0) += 1;
+    /// The state, locked, for one call of `api`, which is counted.
+    fn metered(&self, api: Api) -> MutexGuard<'_, SimState> {
+        let mut state = self.lock();
+        *state.calls.entry(api.name()).or_insert(0) += 1;
+        state
     }
 
     fn lock(&self) -> MutexGuard<'_, SimState> {
@@ -160,21 +163,20 @@ impl Simulator {
 #[async_trait]
 impl Ec2Backend for Simulator {
     async fn copy_image(&self, copy: &StartCopy) -> Result<String, BackendError> {
-        self.count(Api::CopyImage);
         let now = self.now();
-        self.lock().copy_image(&self.fixed, copy, now)
+        self.metered(Api::CopyImage).copy_image(&self.fixed, copy, now)
     }
 
     async fn describe_images(&self, region: &Region, image_ids: &[String]) -> Result<Vec<ImageStatus>, BackendError> {
-        self.count(Api::DescribeImages);
         let now = self.now();
-        self.lock().describe_images(&self.fixed, region, image_ids, now)
+        self.metered(Api::DescribeImages)
+            .describe_images(&self.fixed, region, image_ids, now)
     }
 
     async fn find_images_by_name(&self, region: &Region, name: &str) -> Result<Vec<ImageStatus>, BackendError> {
-        self.count(Api::DescribeImages);
         let now = self.now();
-        self.lock().find_images_by_name(&self.fixed, region, name, now)
+        self.metered(Api::DescribeImages)
+            .find_images_by_name(&self.fixed, region, name, now)
     }
 
     async fn snapshot_progress(
@@ -182,15 +184,15 @@ impl Ec2Backend for Simulator {
         region: &Region,
         snapshot_ids: &[String],
     ) -> Result<Vec<SnapshotProgress>, BackendError> {
-        self.count(Api::DescribeSnapshots);
         let now = self.now();
-        self.lock().snapshot_progress(&self.fixed, region, snapshot_ids, now)
+        self.metered(Api::DescribeSnapshots)
+            .snapshot_progress(&self.fixed, region, snapshot_ids, now)
     }
 
     async fn deregister_image(&self, region: &Region, image_id: &str) -> Result<(), BackendError> {
-        self.count(Api::DeregisterImage);
         let now = self.now();
-        self.lock().deregister_image(&self.fixed, region, image_id, now)
+        self.metered(Api::DeregisterImage)
+            .deregister_image(&self.fixed, region, image_id, now)
     }
 
     async fn describe_source_image(
@@ -198,8 +200,8 @@ impl Ec2Backend for Simulator {
         region: &Region,
         image_id: &str,
     ) -> Result<Option<SourceImage>, BackendError> {
-        self.count(Api::DescribeImages);
         let now = self.now();
-        self.lock().describe_source_image(&self.fixed, region, image_id, now)
+        self.metered(Api::DescribeImages)
+            .describe_source_image(&self.fixed, region, image_id, now)
     }
 }
