@@ -304,3 +304,37 @@ async fn a_restart_keeps_every_job_and_finishes_it(engine: Engine) {
     restarted.stop().await;
     storage.cleanup().await;
 }
+
+#[tokio::test]
+async fn a_watcher_that_never_reads_holds_up_nobody_and_is_caught_up_later() {
+    let (mut server, storage) = start(Engine::Sqlite, &["--sim-copy-seconds", "60"]).await;
+    let response = server.copy(copy_request("slow-watcher")).await.unwrap();
+    let watch = |client: &mut amicopy::proto::image_copy_service_client::ImageCopyServiceClient<_>| {
+        let mut client = client.clone();
+        let job_id = response.job_id.clone();
+        async move {
+            client
+                .watch_copy_job(proto::WatchCopyJobRequest {
+                    job_id,
+                    after_sequence: 0,
+                })
+                .await
+                .unwrap()
+                .into_inner()
+        }
+    };
+    // One stream is never read until the end, one is dropped at once.
+    let mut slow = watch(&mut server.client).await;
+    drop(watch(&mut server.client).await);
+
+    let events = server.watch_to_end(&response.job_id).await;
+    assert_eq!(events.last().unwrap().state, CopyJobState::Available as i32);
+
+    let mut caught_up = Vec::new();
+    while let Some(message) = tokio_stream::StreamExt::next(&mut slow).await {
+        caught_up.push(message.unwrap().event.unwrap());
+    }
+    assert_eq!(caught_up, events, "the slow watcher gets every event, in order, once");
+    server.stop().await;
+    storage.cleanup().await;
+}

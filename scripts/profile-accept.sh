@@ -1,0 +1,106 @@
+#!/usr/bin/env bash
+# Where the time of an accepted CopyImage goes, in one command: the profile behind the "p99 at
+# half the peak rate" paragraph of BENCHMARKS.md. Builds in release, starts amicopyd on a fresh
+# PostgreSQL database (simulator, quotas out of the way, metrics on), drives CopyImage paced at
+# RATE calls/s, and meanwhile samples what the database's backends wait on (pg_stat_activity every
+# 100 ms) and, where perf works, CPU by process. Prints: the latency line, the wait events, the
+# store's own mean time per operation, CPU by process, and the disk's fdatasync latency.
+#
+# Settings (environment): RATE (311 calls/s), CONCURRENCY (16), DURATION (16 s),
+# PGHOST/PGPORT/PGUSER (127.0.0.1/5432/postgres), CARGO_TARGET_DIR.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+rate=${RATE:-311}
+concurrency=${CONCURRENCY:-16}
+duration=${DURATION:-16}
+export PGHOST=${PGHOST:-127.0.0.1} PGPORT=${PGPORT:-5432} PGUSER=${PGUSER:-postgres}
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/amicopy-target}
+work=$(mktemp -d)
+db=amicopy_profile_$$
+server_pid=
+
+cleanup() {
+  if [ -n "$server_pid" ]; then kill -TERM "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; fi
+  psql -qd postgres -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1 || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+
+cargo build --release --bins >&2
+bin=$CARGO_TARGET_DIR/release
+psql -qd postgres -c "CREATE DATABASE $db"
+port=$(free_port)
+metrics_port=$(free_port)
+"$bin/amicopyd" --listen "127.0.0.1:$port" --metrics-listen "127.0.0.1:$metrics_port" \
+  --database-url "postgres://$PGUSER@$PGHOST:$PGPORT/$db" \
+  --sim-time-factor 60 --sim-copy-seconds 30 --tick-seconds 0.1 \
+  --max-concurrent-copies 10000000 --copy-burst 10000000 --copy-refill-per-second 10000000 \
+  --sim-max-concurrent-copies 10000000 --sim-copy-image-burst 10000000 --sim-copy-image-refill 10000000 \
+  --sim-describe-images-burst 10000000 --sim-describe-images-refill 10000000 \
+  --sim-describe-snapshots-burst 10000000 --sim-describe-snapshots-refill 10000000 \
+  --tenant-requests-per-second 0 --max-concurrent-requests 100000 >"$work/server.log" 2>&1 &
+server_pid=$!
+
+"$bin/amicopy-bench" --addr "http://127.0.0.1:$port" --scenario accept --concurrency "$concurrency" \
+  --rate "$rate" --duration-seconds "$duration" --wait-ready-seconds 30 --output "$work/accept.json" \
+  >"$work/bench.log" 2>&1 &
+bench_pid=$!
+sleep 3
+samples=$(( (duration - 6) * 10 ))
+for _ in $(seq 1 "$samples"); do
+  psql -d "$db" -Atc "SELECT coalesce(wait_event_type, 'CPU') || ':' || coalesce(wait_event, state)
+                      FROM pg_stat_activity
+                      WHERE datname = '$db' AND state <> 'idle' AND pid <> pg_backend_pid()"
+  sleep 0.1
+done >"$work/waits.txt" &
+sampler_pid=$!
+perf_ok=
+if perf record -e cpu-clock -a -F 499 -o "$work/perf.data" -- sleep $((duration - 6)) >/dev/null 2>&1; then
+  perf_ok=1
+fi
+wait "$sampler_pid"
+wait "$bench_pid"
+metrics=$(python3 - "$metrics_port" <<'PY'
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+s.sendall(b"GET /metrics HTTP/1.1\r\nhost: amicopyd\r\nconnection: close\r\n\r\n")
+data = b""
+while chunk := s.recv(65536):
+    data += chunk
+print(data.decode().split("\r\n\r\n", 1)[1])
+PY
+)
+
+echo "## accept paced at $rate/s, concurrency $concurrency, $duration s"
+head -n 1 "$work/bench.log"
+echo
+echo "## what the database's busy backends waited on (samples, every 100 ms)"
+sort "$work/waits.txt" | uniq -c | sort -rn | head -n 10
+echo
+echo "## the store's mean time per operation (amicopy_store_duration_seconds)"
+echo "$metrics" | python3 -c '
+import re, sys
+sums, counts = {}, {}
+for line in sys.stdin:
+    m = re.match(r"amicopy_store_duration_seconds_(sum|count)\{operation=\"(\w+)\"\} (\S+)", line)
+    if m:
+        (sums if m[1] == "sum" else counts)[m[2]] = float(m[3])
+for op in sorted(counts, key=lambda op: -sums.get(op, 0)):
+    if counts[op]:
+        print(f"{op:16} {counts[op]:8.0f} calls  {1000 * sums[op] / counts[op]:7.2f} ms mean")
+'
+echo
+if [ -n "$perf_ok" ]; then
+  echo "## CPU by process (perf, all CPUs)"
+  perf report -i "$work/perf.data" --sort comm --stdio 2>/dev/null | grep -E '^ +[0-9]' | head -n 6
+else
+  echo "## CPU by process: perf is not available here"
+fi
+echo
+fsync=$(ls /usr/lib/postgresql/*/bin/pg_test_fsync 2>/dev/null | tail -n 1 || true)
+if [ -n "$fsync" ]; then
+  echo "## the disk: one 8 kB write + sync (pg_test_fsync, in $work)"
+  "$fsync" -s 1 -f "$work/fsync.test" 2>/dev/null | grep -E '^\s+(fdatasync|fsync) ' || true
+fi
