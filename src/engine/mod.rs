@@ -142,7 +142,6 @@ impl Engine {
             Created::Existing(job) => return Ok(job),
             Created::New(job) => job,
         };
-        self.hub.publish(job.id, job.last_event_sequence);
         info!(job_id = %job.id, region = %job.request.destination_region, "job accepted");
         // The copy runs in its own task so that a caller who hangs up cannot interrupt it between
         // EC2's answer and the store's record of it.

@@ -7,7 +7,7 @@ use tokio_stream::StreamExt;
 use tonic::Code;
 use tonic_types::StatusExt;
 
-use crate::support::{Engine, JOB_DEADLINE, TestServer, copy_request, start};
+use crate::support::{Engine, JOB_DEADLINE, TestServer, copy_request, proxy::TcpProxy, start};
 
 /// A copy that stays COPYING for the length of any test.
 const SLOW_COPIES: &[&str] = &["--sim-copy-seconds", "1000000"];
@@ -170,4 +170,72 @@ async fn a_message_over_the_size_limit_is_refused() {
     assert_eq!(status.code(), Code::OutOfRange, "{status:?}");
     server.stop().await;
     storage.cleanup().await;
+}
+
+#[tokio::test]
+async fn a_watcher_whose_connection_went_silent_is_dropped_by_keepalive() {
+    let (mut server, storage) = start(
+        Engine::Sqlite,
+        &[
+            SLOW_COPIES[0],
+            SLOW_COPIES[1],
+            "--metrics-listen",
+            "127.0.0.1:0",
+            "--metrics-refresh-seconds",
+            "0.05",
+            "--http2-keepalive-seconds",
+            "0.5",
+            "--http2-keepalive-timeout-seconds",
+            "0.5",
+        ],
+    )
+    .await;
+    let metrics = server.metrics_addr.expect("a metrics listener");
+    let job_id = server
+        .copy(copy_request("watched through a dead link"))
+        .await
+        .unwrap()
+        .job_id;
+    let proxy = TcpProxy::start(server.addr).await;
+    let mut client =
+        proto::image_copy_service_client::ImageCopyServiceClient::connect(format!("http://{}", proxy.addr))
+            .await
+            .unwrap();
+    let mut stream = client
+        .watch_copy_job(proto::WatchCopyJobRequest {
+            job_id,
+            after_sequence: 0,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    stream.next().await.expect("the history arrives").unwrap();
+    wait_for_open_streams(metrics, 1.0).await;
+
+    proxy.freeze();
+    // Nothing closes the connection: only the server's unanswered pings can end the stream.
+    wait_for_open_streams(metrics, 0.0).await;
+    drop(stream);
+    server.stop().await;
+    storage.cleanup().await;
+}
+
+async fn wait_for_open_streams(metrics: std::net::SocketAddr, wanted: f64) {
+    let deadline = tokio::time::Instant::now() + JOB_DEADLINE;
+    loop {
+        let scrape = crate::metrics::scrape(metrics).await;
+        let open = scrape
+            .lines()
+            .find(|line| line.starts_with("amicopy_watch_streams_open"))
+            .and_then(|line| line.rsplit(' ').next())
+            .and_then(|value| value.parse::<f64>().ok());
+        if open == Some(wanted) {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "open watch streams stayed {open:?}, not {wanted}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }

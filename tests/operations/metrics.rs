@@ -18,6 +18,11 @@ async fn http_get(addr: SocketAddr, path: &str) -> (String, String) {
     (head.lines().next().unwrap_or_default().to_owned(), body.to_owned())
 }
 
+/// The body of `/metrics` at `addr`.
+pub async fn scrape(addr: SocketAddr) -> String {
+    http_get(addr, "/metrics").await.1
+}
+
 /// The value of the first series line that starts with `series`, if any.
 fn value(scrape: &str, series: &str) -> Option<f64> {
     scrape

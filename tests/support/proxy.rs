@@ -22,6 +22,8 @@ pub struct TcpProxy {
     open: Arc<AtomicBool>,
     /// Bumped on every cut; connections end when it changes.
     cuts: watch::Sender<u64>,
+    /// While true, open connections forward nothing but stay open, as behind a dead peer.
+    frozen: watch::Sender<bool>,
     task: JoinHandle<()>,
 }
 
@@ -32,20 +34,34 @@ impl TcpProxy {
         let addr = listener.local_addr().expect("proxy address");
         let open = Arc::new(AtomicBool::new(true));
         let (cuts, _) = watch::channel(0u64);
+        let (frozen, _) = watch::channel(false);
         let task = tokio::spawn({
             let open = Arc::clone(&open);
             let cuts = cuts.clone();
+            let frozen = frozen.clone();
             async move {
                 while let Ok((client, _)) = listener.accept().await {
                     if !open.load(Ordering::SeqCst) {
                         drop(client);
                         continue;
                     }
-                    tokio::spawn(forward(client, upstream, cuts.subscribe()));
+                    tokio::spawn(forward(client, upstream, cuts.subscribe(), frozen.subscribe()));
                 }
             }
         });
-        Self { addr, open, cuts, task }
+        Self {
+            addr,
+            open,
+            cuts,
+            frozen,
+            task,
+        }
+    }
+
+    /// Stops forwarding on every open connection without closing it: the peers see silence, as
+    /// from a host that died or a network that dropped everything.
+    pub fn freeze(&self) {
+        self.frozen.send_replace(true);
     }
 
     /// Ends every connection and refuses new ones, as a lost database would.
@@ -67,12 +83,20 @@ impl Drop for TcpProxy {
     }
 }
 
-async fn forward(mut client: TcpStream, upstream: SocketAddr, mut cuts: watch::Receiver<u64>) {
+async fn forward(
+    mut client: TcpStream,
+    upstream: SocketAddr,
+    mut cuts: watch::Receiver<u64>,
+    mut frozen: watch::Receiver<bool>,
+) {
     let Ok(mut server) = TcpStream::connect(upstream).await else {
         return;
     };
     tokio::select! {
-        _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {}
-        _ = cuts.changed() => {}
+        _ = tokio::io::copy_bidirectional(&mut client, &mut server) => return,
+        _ = cuts.changed() => return,
+        _ = frozen.wait_for(|frozen| *frozen) => {}
     }
+    // Frozen: hold both sockets, silent, until the proxy is cut or dropped.
+    let _ = cuts.changed().await;
 }
