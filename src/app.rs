@@ -118,29 +118,12 @@ impl App {
     /// Like [`App::build`], with a backend the caller made: replicas in one test share one
     /// simulated EC2 this way.
     pub async fn build_with_backend(config: Config, backend: Arc<dyn Ec2Backend>) -> Result<Self, AppError> {
-        let default_region = Region::parse(&config.region).map_err(|e| AppError::Config {
-            setting: "--region",
-            message: e.description,
-        })?;
+        let default_region = config.region.clone();
         let auth = Auth::build(&config.auth, config.listen)?;
-        let timeout = Duration::try_from_secs_f64(config.database_timeout_seconds).map_err(|e| AppError::Config {
-            setting: "--database-timeout-seconds",
-            message: e.to_string(),
-        })?;
-        let limit_error = |(setting, message): (&'static str, String)| AppError::Config { setting, message };
-        let request_timeout = config.limits.request_timeout().map_err(limit_error)?;
-        let keepalive = config.limits.keepalive().map_err(limit_error)?;
-        if config.limits.max_concurrent_requests == 0 {
-            return Err(AppError::Config {
-                setting: "--max-concurrent-requests",
-                message: "must be at least 1".to_owned(),
-            });
-        }
-        let metrics_refresh =
-            Duration::try_from_secs_f64(config.metrics.metrics_refresh_seconds).map_err(|e| AppError::Config {
-                setting: "--metrics-refresh-seconds",
-                message: e.to_string(),
-            })?;
+        let timeout = config.database_timeout;
+        let request_timeout = config.limits.request_timeout;
+        let keepalive = config.limits.keepalive();
+        let metrics_refresh = config.metrics.metrics_refresh;
         let metrics = Metrics::new();
         let store = store::connect(config.database_url.as_deref(), &config.data_dir, timeout)
             .await
@@ -173,7 +156,7 @@ impl App {
             listener,
             engine,
             default_region,
-            watch_poll: Duration::try_from_secs_f64(config.watch_poll_seconds).unwrap_or(Duration::from_secs(5)),
+            watch_poll: config.watch_poll,
             backend_name: match config.backend {
                 BackendKind::Sim => "sim",
                 BackendKind::Ec2 => "ec2",

@@ -2,13 +2,13 @@
 //! `amicopyd --help` lists them all with their defaults. [`Config::load_from`] also reads the
 //! optional settings file ([`file`]).
 
-use std::{ffi::OsString, net::SocketAddr, path::PathBuf};
+use std::{ffi::OsString, net::SocketAddr, path::PathBuf, time::Duration};
 
 use clap::{CommandFactory, FromArgMatches, Parser, ValueEnum};
 
 use crate::{
     api::limits::LimitSettings, auth::AuthSettings, backend::ec2::Ec2Settings, backend::sim::SimSettings,
-    engine::EngineSettings, metrics::MetricsSettings,
+    domain::Region, engine::EngineSettings, flags, metrics::MetricsSettings, telemetry::TelemetrySettings,
 };
 
 pub mod file;
@@ -36,26 +36,22 @@ pub struct Config {
     pub data_dir: PathBuf,
 
     /// Seconds to wait for a database connection before giving up (at start-up and per call).
-    #[arg(long, env = "AMICOPY_DATABASE_TIMEOUT_SECONDS", default_value_t = 5.0)]
-    pub database_timeout_seconds: f64,
+    #[arg(value_name = "SECONDS", long = "database-timeout-seconds", env = "AMICOPY_DATABASE_TIMEOUT_SECONDS", default_value = "5", value_parser = flags::positive_seconds, allow_negative_numbers = true)]
+    pub database_timeout: Duration,
 
     /// The Region copies are made in when a request names no destination_region.
-    #[arg(long, env = "AMICOPY_REGION", default_value = "us-east-1")]
-    pub region: String,
+    #[arg(long, env = "AMICOPY_REGION", default_value = "us-east-1", value_parser = parse_region)]
+    pub region: Region,
 
     /// Where copies are made: `sim` (the built-in EC2 simulator) or `ec2` (the real EC2 API
     /// through aws-sdk-ec2, or an emulator with --ec2-endpoint-url).
     #[arg(long, env = "AMICOPY_BACKEND", value_enum, default_value_t = BackendKind::Sim)]
     pub backend: BackendKind,
 
-    /// Log format: `human` or `json`.
-    #[arg(long, env = "AMICOPY_LOG_FORMAT", value_enum, default_value_t = LogFormat::Human)]
-    pub log_format: LogFormat,
-
     /// Seconds between store reads of an idle WatchCopyJob stream, as a safety net for missed
     /// notifications.
-    #[arg(long, env = "AMICOPY_WATCH_POLL_SECONDS", default_value_t = 5.0)]
-    pub watch_poll_seconds: f64,
+    #[arg(value_name = "SECONDS", long = "watch-poll-seconds", env = "AMICOPY_WATCH_POLL_SECONDS", default_value = "5", value_parser = flags::positive_seconds, allow_negative_numbers = true)]
+    pub watch_poll: Duration,
 
     /// Job engine settings.
     #[command(flatten)]
@@ -81,10 +77,9 @@ pub struct Config {
     #[command(flatten)]
     pub auth: AuthSettings,
 
-    /// OpenTelemetry trace export.
-    #[cfg(feature = "otel")]
+    /// Logs and trace export.
     #[command(flatten)]
-    pub otel: crate::telemetry::otel::OtelSettings,
+    pub telemetry: TelemetrySettings,
 }
 
 /// Why the settings could not be read.
@@ -121,6 +116,11 @@ impl Config {
     }
 }
 
+/// `--region`: a Region code such as us-east-1.
+fn parse_region(text: &str) -> Result<Region, String> {
+    Region::parse(text).map_err(|error| error.description)
+}
+
 /// Which EC2 the service talks to.
 #[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BackendKind {
@@ -128,15 +128,6 @@ pub enum BackendKind {
     Sim,
     /// EC2 through aws-sdk-ec2.
     Ec2,
-}
-
-/// How logs are written.
-#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LogFormat {
-    /// Human-readable lines.
-    Human,
-    /// One JSON object per line.
-    Json,
 }
 
 #[cfg(test)]
@@ -177,7 +168,7 @@ mod tests {
         .unwrap();
         let path = path.to_str().unwrap();
         let config = Config::load_from(["amicopyd", "--config", path, "--tenant-request-burst", "9"]).unwrap();
-        assert_eq!(config.region, "eu-west-1");
+        assert_eq!(config.region.as_str(), "eu-west-1");
         assert_eq!(config.limits.tenant_request_burst, 9);
         assert_eq!(config.sim.sim_deny_source_regions, vec!["ap-south-1".to_owned()]);
     }
@@ -203,6 +194,40 @@ mod tests {
             lines.iter().any(|l| l.contains("unknown setting \"colour\"")),
             "{lines:?}"
         );
+    }
+
+    #[test]
+    fn settings_arrive_typed() {
+        let config =
+            Config::try_parse_from(["amicopyd", "--tick-seconds", "0.25", "--watch-poll-seconds", "2"]).unwrap();
+        assert_eq!(config.engine.tick, Duration::from_millis(250));
+        assert_eq!(config.watch_poll, Duration::from_secs(2));
+        assert_eq!(config.engine.lease, Duration::from_secs(30), "the default");
+        assert_eq!(config.region.as_str(), "us-east-1");
+    }
+
+    #[test]
+    fn an_invalid_setting_is_refused_with_its_flag_named() {
+        for (flag, value) in [
+            ("--tick-seconds", "-1"),
+            ("--tick-seconds", "0"),
+            ("--watch-poll-seconds", "abc"),
+            ("--lease-seconds", "NaN"),
+            ("--database-timeout-seconds", "-5"),
+            ("--request-timeout-seconds", "0"),
+            ("--metrics-refresh-seconds", "soon"),
+            ("--copy-refill-per-second", "0"),
+            ("--max-attempts", "0"),
+            ("--tenant-requests-per-second", "-2"),
+            ("--max-concurrent-requests", "0"),
+            ("--region", "mars-1"),
+        ] {
+            let error = Config::try_parse_from(["amicopyd", flag, value])
+                .expect_err(&format!("{flag} {value} must be refused"))
+                .to_string();
+            let first = error.lines().next().unwrap_or_default();
+            assert!(first.contains(flag) && first.contains(value), "{flag} {value}: {error}");
+        }
     }
 
     #[test]

@@ -2,24 +2,28 @@
 //!
 //! A tour, from the outside in:
 //! - [`app`] builds the server (store, backend, listener), serves it with health and
-//!   reflection, and shuts it down in order; [`config`] holds every setting.
+//!   reflection, and shuts it down in order; [`config`] holds every setting, parsed into typed
+//!   values by [`flags`] when it is read; [`telemetry`] starts logging and trace export.
 //! - [`auth`] authenticates every call (bearer tokens or client certificates) as a tower layer,
-//!   serves TLS, and holds the per-tenant policy CopyImage is checked against.
+//!   names its [`auth::Caller`], serves TLS, and holds the per-tenant policy CopyImage is checked
+//!   against.
 //! - [`api`] implements `amicopy.v1.ImageCopyService`: calls become domain requests and engine
 //!   calls; [`api::error`] is the one place errors become gRPC statuses.
 //! - [`engine`] carries jobs to the end: dispatch within EC2's limits, batched tracking,
 //!   cancellation, leases shared by replicas, live events for watchers.
 //! - [`store`] keeps every job and its events in PostgreSQL or SQLite; one trait, two engines.
 //! - [`backend`] is EC2 behind one trait: real (aws-sdk-ec2) or simulated.
-//! - [`domain`] holds the request, the job and its states; [`domain::CopyRequest::parse`]
-//!   applies EC2's rules, so past it an invalid request cannot exist.
+//! - [`domain`] holds the request and the job; [`domain::CopyRequest::parse`] applies EC2's
+//!   rules, so past it an invalid request cannot exist, and [`domain::lifecycle`] is every state
+//!   a job can be in and every way it may move: the engine decides when, the lifecycle what.
 //! - [`metrics`] counts calls, EC2 calls, store latency and jobs for Prometheus, with wrappers
 //!   around the store and backend traits; [`api::limits`] keeps callers within bounds.
 //! - [`ratelimit`] is the token bucket EC2's request rates are modelled with; [`testing`] starts
 //!   real components (PostgreSQL databases, moto) for tests and benchmarks.
 //! - [`bench`] is the load generator behind `amicopy-bench` and `scripts/bench.sh`.
 //!
-//! Dependencies point inward: api → engine → store/backend → domain.
+//! Dependencies point inward: api → engine → store/backend → domain, with no cycle between
+//! rooms (api → auth, config → telemetry, never back).
 
 pub mod api;
 pub mod app;
@@ -29,6 +33,7 @@ pub mod bench;
 pub mod config;
 pub mod domain;
 pub mod engine;
+pub mod flags;
 pub mod metrics;
 pub mod ratelimit;
 pub mod store;

@@ -20,7 +20,7 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let telemetry = match telemetry::init(&config) {
+    let telemetry = match telemetry::init(&config.telemetry) {
         Ok(telemetry) => telemetry,
         Err(err) => {
             eprintln!("{err}");

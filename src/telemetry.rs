@@ -2,12 +2,33 @@
 //! With the `otel` feature and `--otlp-endpoint`, the same spans are also exported over OTLP/gRPC
 //! ([`otel`]).
 
+use clap::{Args, ValueEnum};
 use tracing_subscriber::{EnvFilter, Layer, fmt, layer::SubscriberExt, util::SubscriberInitExt};
-
-use crate::config::{Config, LogFormat};
 
 #[cfg(feature = "otel")]
 pub mod otel;
+
+/// How logs are written and where spans go.
+#[derive(Args, Debug, Clone)]
+pub struct TelemetrySettings {
+    /// Log format: `human` or `json`.
+    #[arg(long, env = "AMICOPY_LOG_FORMAT", value_enum, default_value_t = LogFormat::Human)]
+    pub log_format: LogFormat,
+
+    /// OpenTelemetry trace export.
+    #[cfg(feature = "otel")]
+    #[command(flatten)]
+    pub otel: otel::OtelSettings,
+}
+
+/// How logs are written.
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Human,
+    /// One JSON object per line.
+    Json,
+}
 
 /// Why telemetry could not be started.
 #[derive(Debug, thiserror::Error)]
@@ -34,7 +55,7 @@ impl Telemetry {
 }
 
 /// Installs the global subscriber. Call once, first thing in `main`, inside the Tokio runtime.
-pub fn init(config: &Config) -> Result<Telemetry, TelemetryError> {
+pub fn init(config: &TelemetrySettings) -> Result<Telemetry, TelemetryError> {
     let filter = EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,aws_config=warn,aws_smithy_runtime=warn"));
     let output = fmt::layer().with_writer(std::io::stderr);

@@ -79,7 +79,7 @@ async fn a_copy_whose_answer_was_lost_is_adopted_by_name_not_made_twice() {
         Arc::clone(&store),
         backend.clone(),
         EventHub::new(),
-        EngineSettings::fast_for_tests(),
+        fast_engine_settings(),
         "adoption-test",
     );
     let input = CopyImageInput {
@@ -93,7 +93,7 @@ async fn a_copy_whose_answer_was_lost_is_adopted_by_name_not_made_twice() {
 
     let job = engine.submit("acme", request).await.unwrap();
     assert_eq!(
-        job.state,
+        job.state(),
         JobState::Queued,
         "the answer was lost, so the job waits for a retry"
     );
@@ -102,8 +102,8 @@ async fn a_copy_whose_answer_was_lost_is_adopted_by_name_not_made_twice() {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     let copying = loop {
         engine.tick().await.unwrap();
-        let job = store.load_job(job.id).await.unwrap();
-        if job.state != JobState::Queued {
+        let job = store.get_job_any_tenant(job.id()).await.unwrap();
+        if job.state() != JobState::Queued {
             break job;
         }
         assert!(
@@ -113,7 +113,7 @@ async fn a_copy_whose_answer_was_lost_is_adopted_by_name_not_made_twice() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     };
 
-    assert_eq!(copying.state, JobState::Copying);
+    assert_eq!(copying.state(), JobState::Copying);
     let destination = Region::parse("us-west-2").unwrap();
     let made = simulator
         .find_images_by_name(&destination, "answer-lost")
@@ -121,7 +121,7 @@ async fn a_copy_whose_answer_was_lost_is_adopted_by_name_not_made_twice() {
         .unwrap();
     assert_eq!(made.len(), 1, "one AMI of that name");
     assert_eq!(
-        copying.image_id.as_deref(),
+        copying.image_id(),
         Some(made[0].image_id.as_str()),
         "the job took it over"
     );
@@ -131,9 +131,33 @@ async fn a_copy_whose_answer_was_lost_is_adopted_by_name_not_made_twice() {
         "found by name, not started again"
     );
     assert_eq!(simulator.copies_started(), 1);
-    let events = store.list_events(job.id, 0, 100).await.unwrap();
+    let events = store.list_events(job.id(), 0, 100).await.unwrap();
     assert!(
         events.iter().any(|event| event.detail.contains("adopted")),
         "{events:#?}"
     );
+}
+
+/// The engine's settings for a test that drives the engine in-process: the flags' own parsing,
+/// with fast ticks and retries.
+fn fast_engine_settings() -> EngineSettings {
+    #[derive(clap::Parser)]
+    struct Flags {
+        #[command(flatten)]
+        engine: EngineSettings,
+    }
+    <Flags as clap::Parser>::parse_from([
+        "test",
+        "--tick-seconds",
+        "0.05",
+        "--lease-seconds",
+        "5",
+        "--retry-base-seconds",
+        "0.02",
+        "--retry-max-seconds",
+        "0.2",
+        "--visibility-grace-seconds",
+        "10",
+    ])
+    .engine
 }

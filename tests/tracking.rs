@@ -44,9 +44,9 @@ async fn a_tick_describes_every_running_copy_in_one_call_per_region_and_page() {
     let backend: Arc<dyn Ec2Backend> = simulator.clone();
     let settings = EngineSettings {
         // Ticks are driven by the test: the next look is due long after it ends.
-        tick_seconds: 600.0,
+        tick: Duration::from_secs(600),
         track_page_size: PAGE_SIZE,
-        ..EngineSettings::fast_for_tests()
+        ..fast_engine_settings()
     };
     let engine = Engine::new(store, backend, EventHub::new(), settings, "tracking-test");
 
@@ -57,7 +57,7 @@ async fn a_tick_describes_every_running_copy_in_one_call_per_region_and_page() {
                 .submit("acme", request(&format!("tracked-{region}-{i}"), region))
                 .await
                 .unwrap();
-            assert_eq!(job.state, JobState::Copying);
+            assert_eq!(job.state(), JobState::Copying);
             running += 1;
         }
     }
@@ -75,4 +75,28 @@ async fn a_tick_describes_every_running_copy_in_one_call_per_region_and_page() {
     let report = engine.tick().await.unwrap();
     assert_eq!(report.tracked, 0, "copies just looked at wait for the next tick");
     assert_eq!(simulator.calls("DescribeImages"), before);
+}
+
+/// The engine's settings for a test that drives the engine in-process: the flags' own parsing,
+/// with fast ticks and retries.
+fn fast_engine_settings() -> EngineSettings {
+    #[derive(clap::Parser)]
+    struct Flags {
+        #[command(flatten)]
+        engine: EngineSettings,
+    }
+    <Flags as clap::Parser>::parse_from([
+        "test",
+        "--tick-seconds",
+        "0.05",
+        "--lease-seconds",
+        "5",
+        "--retry-base-seconds",
+        "0.02",
+        "--retry-max-seconds",
+        "0.2",
+        "--visibility-grace-seconds",
+        "10",
+    ])
+    .engine
 }

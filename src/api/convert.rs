@@ -75,22 +75,21 @@ pub fn copy_request(input: CopyImageInput) -> proto::CopyImageRequest {
 /// A job as callers see it.
 pub fn copy_job(job: &Job) -> proto::CopyJob {
     let (failure_code, failure_message) = job
-        .failure
-        .as_ref()
+        .failure()
         .map(|f| (f.code.clone(), f.message.clone()))
         .unwrap_or_default();
     proto::CopyJob {
-        job_id: job.id.to_string(),
-        request: Some(copy_request(job.request.to_input())),
-        destination_region: job.request.destination_region.to_string(),
-        state: job_state(job.state) as i32,
-        image_id: job.image_id.clone().unwrap_or_default(),
+        job_id: job.id().to_string(),
+        request: Some(copy_request(job.request().to_input())),
+        destination_region: job.request().destination_region.to_string(),
+        state: job_state(job.state()) as i32,
+        image_id: job.image_id().unwrap_or_default().to_owned(),
         failure_code,
         failure_message,
-        progress_percent: job.progress_percent.map(u32::from),
-        attempts: job.attempts,
-        create_time: Some(timestamp(job.created_at)),
-        update_time: Some(timestamp(job.updated_at)),
+        progress_percent: job.progress_percent().map(u32::from),
+        attempts: job.attempts(),
+        create_time: Some(timestamp(job.created_at())),
+        update_time: Some(timestamp(job.updated_at())),
     }
 }
 

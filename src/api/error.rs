@@ -16,15 +16,12 @@ use crate::{
     store::StoreError,
 };
 
-/// The ErrorInfo domain of every amicopy error.
-pub const ERROR_DOMAIN: &str = "amicopy";
+pub use crate::domain::codes::ERROR_DOMAIN;
 
 /// ErrorInfo reason for a job id that names no job.
 const JOB_NOT_FOUND: &str = "JobNotFound";
 /// ErrorInfo reason for an operation the job's state does not allow (EC2's name for it).
 const INCORRECT_STATE: &str = "IncorrectState";
-/// ErrorInfo reason for a call that did not authenticate.
-pub const AUTH_FAILURE: &str = "AuthFailure";
 
 /// Everything a handler can fail with.
 #[derive(Debug, thiserror::Error)]
@@ -159,6 +156,17 @@ fn already_ended(id: JobId, state: JobState) -> Status {
     )
 }
 
+/// The answer to a DryRun that would have succeeded: EC2 answers it as an error, and so does
+/// amicopy (FAILED_PRECONDITION, reason `DryRunOperation`).
+pub fn dry_run_succeeded() -> Status {
+    with_reason(
+        Code::FailedPrecondition,
+        "DryRunOperation: request would have succeeded, but the DryRun flag is set".to_owned(),
+        codes::DRY_RUN_OPERATION,
+        HashMap::new(),
+    )
+}
+
 /// EC2's answer as a status: its code as the reason, its message, and the gRPC code that tells a
 /// client what to do about it.
 pub fn backend_status(error: &BackendError, metadata: HashMap<String, String>) -> Status {
@@ -172,23 +180,11 @@ pub fn backend_status(error: &BackendError, metadata: HashMap<String, String>) -
         code if code.starts_with("Invalid") || code.starts_with("Missing") => Code::InvalidArgument,
         _ => Code::FailedPrecondition,
     };
-    let message = if error.is_dry_run_success() {
-        "DryRunOperation: request would have succeeded, but the DryRun flag is set".to_owned()
-    } else {
-        format!("{}: {}", error.code, error.message)
-    };
-    with_reason(code, message, &error.code, metadata)
-}
-
-/// The answer to a call that did not authenticate: UNAUTHENTICATED, reason [`AUTH_FAILURE`],
-/// the scheme the server expects (`bearer` or `mtls`) in the metadata, and `message` saying what
-/// to send.
-pub fn auth_failure(message: &str, scheme: &str) -> Status {
     with_reason(
-        Code::Unauthenticated,
-        message.to_owned(),
-        AUTH_FAILURE,
-        HashMap::from([("scheme".to_owned(), scheme.to_owned())]),
+        code,
+        format!("{}: {}", error.code, error.message),
+        &error.code,
+        metadata,
     )
 }
 

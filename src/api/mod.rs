@@ -7,7 +7,7 @@ use tokio_util::sync::CancellationToken;
 use tonic::{Request, Response, Status};
 
 use crate::{
-    auth::Policy,
+    auth::{Caller, Policy},
     backend::BackendError,
     domain::{CopyRequest, JobId, JobState, Region},
     engine::Engine,
@@ -15,14 +15,12 @@ use crate::{
     store::{ListQuery, PageToken},
 };
 
-pub mod caller;
 pub mod convert;
 pub mod error;
 pub mod limits;
 pub mod request_id;
 mod watch;
 
-use caller::Caller;
 pub use error::ApiError;
 use request_id::RequestId;
 
@@ -142,22 +140,24 @@ impl ImageCopyService for ImageCopyApi {
         let copy = CopyRequest::parse(input, &self.default_region).map_err(ApiError::from)?;
         self.policy.check(&caller.tenant, &copy).map_err(ApiError::from)?;
         if copy.dry_run {
-            let answer = self.engine.dry_run(copy).await;
-            return Err(error::backend_status(&answer, Default::default()));
+            return Err(match self.engine.dry_run(copy).await {
+                Ok(()) => error::dry_run_succeeded(),
+                Err(refusal) => error::backend_status(&refusal, Default::default()),
+            });
         }
         let job = self.engine.submit(&caller.tenant, copy).await.map_err(ApiError::from)?;
-        if let (JobState::Failed, None, Some(failure)) = (job.state, &job.image_id, &job.failure) {
+        if let (JobState::Failed, None, Some(failure)) = (job.state(), job.image_id(), job.failure()) {
             return Err(ApiError::CopyRefused {
-                job_id: job.id,
+                job_id: job.id(),
                 error: BackendError::from_code(failure.code.clone(), failure.message.clone()),
             }
             .into());
         }
         Ok(Response::new(proto::CopyImageResponse {
-            image_id: job.image_id.clone().unwrap_or_default(),
+            image_id: job.image_id().unwrap_or_default().to_owned(),
             request_id,
-            job_id: job.id.to_string(),
-            state: convert::job_state(job.state) as i32,
+            job_id: job.id().to_string(),
+            state: convert::job_state(job.state()) as i32,
             job: Some(convert::copy_job(&job)),
         }))
     }
@@ -171,7 +171,7 @@ impl ImageCopyService for ImageCopyApi {
         let job = self
             .engine
             .store()
-            .get_job(&caller.tenant, id)
+            .get_tenant_job(&caller.tenant, id)
             .await
             .map_err(ApiError::from)?;
         Ok(Response::new(proto::GetCopyJobResponse {
@@ -204,7 +204,7 @@ impl ImageCopyService for ImageCopyApi {
         // Only jobs the caller may see can be watched.
         self.engine
             .store()
-            .get_job(&caller.tenant, id)
+            .get_tenant_job(&caller.tenant, id)
             .await
             .map_err(ApiError::from)?;
         let slot = self

@@ -19,8 +19,8 @@ use tonic::{
 use tower::{Layer, Service};
 use tracing::debug;
 
-use super::{Authenticator, mtls::tenant_of_certificate};
-use crate::api::{caller::Caller, error::auth_failure};
+use super::{Authenticator, caller::Caller, mtls::tenant_of_certificate};
+use crate::domain::codes;
 
 /// gRPC path prefixes served to anyone: health checks and server reflection.
 pub const OPEN_PATHS: &[&str] = &["/grpc.health.v1.Health/", "/grpc.reflection."];
@@ -142,6 +142,20 @@ fn bearer_token(headers: &http::HeaderMap) -> Option<&str> {
     let (scheme, token) = value.split_once(' ')?;
     let token = token.trim();
     (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
+}
+
+/// The answer to a call that did not authenticate: UNAUTHENTICATED with an ErrorInfo whose
+/// reason is EC2's [`codes::AUTH_FAILURE`], the scheme the server expects (`bearer` or `mtls`) in
+/// its metadata, and `message` saying what to send.
+pub fn auth_failure(message: &str, scheme: &str) -> tonic::Status {
+    use tonic_types::{ErrorDetails, StatusExt};
+    let mut details = ErrorDetails::new();
+    details.set_error_info(
+        codes::AUTH_FAILURE,
+        codes::ERROR_DOMAIN,
+        std::collections::HashMap::from([("scheme".to_owned(), scheme.to_owned())]),
+    );
+    tonic::Status::with_error_details(tonic::Code::Unauthenticated, message.to_owned(), details)
 }
 
 #[cfg(test)]

@@ -6,13 +6,15 @@
 //!   other hosts does not run open by accident).
 //! - [`tokens`] keeps the SHA-256 hashes of bearer tokens, re-read on SIGHUP by [`reload`].
 //! - [`mtls`] builds the server's TLS configuration and names the tenant of a client certificate.
-//! - [`layer`] authenticates each call and records its [`Caller`](crate::api::caller::Caller).
+//! - [`caller`] is who a call acts for; [`layer`] authenticates each call and records its
+//!   [`Caller`].
 //! - [`policy`] says which Regions, KMS keys and Outposts each tenant may use.
 
 use std::{path::PathBuf, sync::Arc};
 
 use tonic::transport::ServerTlsConfig;
 
+pub mod caller;
 pub mod layer;
 pub mod mtls;
 pub mod policy;
@@ -20,6 +22,7 @@ pub mod reload;
 pub mod settings;
 pub mod tokens;
 
+pub use caller::{Caller, DEFAULT_TENANT};
 pub use layer::AuthLayer;
 pub use policy::{Policy, PolicyDenial};
 pub use settings::{AuthMode, AuthSettings};

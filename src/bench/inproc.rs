@@ -97,7 +97,7 @@ pub async fn tracking(args: &Args) -> anyhow::Result<Vec<Summary>> {
         sim.sim_copy_seconds = 1e9;
         sim.sim_max_concurrent_copies = n32;
         sim.sim_copy_image_burst = n32;
-        settings.tick_seconds = 3600.0;
+        settings.tick = std::time::Duration::from_secs(3600);
         settings.track_page_size = args.page_size;
         settings.copy_burst = n32;
         settings.max_concurrent_copies = n32;
@@ -150,7 +150,7 @@ pub async fn burst(args: &Args) -> anyhow::Result<Summary> {
     // The engine keeps EC2's quotas in real seconds; the simulator's buckets refill at the same
     // real rate once its clock runs sixty times as fast.
     settings.copy_refill_per_second *= BURST_TIME_FACTOR;
-    settings.tick_seconds = 0.05;
+    settings.tick = std::time::Duration::from_millis(50);
     let simulator = Arc::new(Simulator::new(sim)?);
     let metrics = Metrics::new();
     let metered = Arc::new(MeteredBackend::new(simulator.clone(), metrics.clone()));

@@ -1,6 +1,10 @@
 //! EC2's error codes, as EC2 spells them; amicopy answers with the same codes so callers can keep
 //! the handling they already have.
 
+/// The `google.rpc.ErrorInfo` domain of every error amicopy answers with.
+pub const ERROR_DOMAIN: &str = "amicopy";
+/// The call did not authenticate (EC2's code for it).
+pub const AUTH_FAILURE: &str = "AuthFailure";
 /// A required parameter is missing.
 pub const MISSING_PARAMETER: &str = "MissingParameter";
 /// A parameter has a value EC2 does not accept.

@@ -6,7 +6,7 @@ use std::{fmt, str::FromStr};
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::request::CopyRequest;
+use super::{lifecycle::JobState, request::CopyRequest};
 
 /// A job's id: a random UUID, printed in its hyphenated form.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -55,68 +55,6 @@ impl FromStr for JobId {
     }
 }
 
-/// Where a job stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum JobState {
-    /// Recorded, waiting for the destination's limits or for a retry.
-    Queued,
-    /// EC2 accepted the copy; the new AMI is pending.
-    Copying,
-    /// The new AMI is available. Terminal.
-    Available,
-    /// The copy failed. Terminal.
-    Failed,
-    /// A cancel was asked while copying; the pending AMI is being deregistered.
-    Cancelling,
-    /// Cancelled. Terminal.
-    Cancelled,
-}
-
-impl JobState {
-    /// Every state, in lifecycle order.
-    pub const ALL: [JobState; 6] = [
-        JobState::Queued,
-        JobState::Copying,
-        JobState::Available,
-        JobState::Failed,
-        JobState::Cancelling,
-        JobState::Cancelled,
-    ];
-
-    /// Whether the job has ended and will never change again.
-    pub fn is_terminal(self) -> bool {
-        matches!(self, Self::Available | Self::Failed | Self::Cancelled)
-    }
-
-    /// The name stored in the database.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Queued => "queued",
-            Self::Copying => "copying",
-            Self::Available => "available",
-            Self::Failed => "failed",
-            Self::Cancelling => "cancelling",
-            Self::Cancelled => "cancelled",
-        }
-    }
-}
-
-impl fmt::Display for JobState {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for JobState {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Self::ALL
-            .into_iter()
-            .find(|state| state.as_str() == s)
-            .ok_or_else(|| format!("unknown job state {s:?}"))
-    }
-}
-
 /// Why a job failed, or why its last attempt did: EC2's code and message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Failure {
@@ -136,9 +74,32 @@ impl Failure {
     }
 }
 
-/// One accepted copy, as stored.
+/// One accepted copy and where it stands. Its fields change only through the transitions in
+/// [`super::lifecycle`]; a store rebuilds it from its record with [`Job::restore`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct Job {
+    pub(super) id: JobId,
+    pub(super) tenant: String,
+    pub(super) request: CopyRequest,
+    pub(super) request_hash: String,
+    pub(super) state: JobState,
+    pub(super) image_id: Option<String>,
+    pub(super) failure: Option<Failure>,
+    pub(super) progress_percent: Option<u8>,
+    pub(super) attempts: u32,
+    pub(super) next_attempt_at: DateTime<Utc>,
+    pub(super) lease_owner: Option<String>,
+    pub(super) lease_expires_at: Option<DateTime<Utc>>,
+    pub(super) created_at: DateTime<Utc>,
+    pub(super) updated_at: DateTime<Utc>,
+    pub(super) version: i64,
+    pub(super) last_event_sequence: u64,
+}
+
+/// A job exactly as a store records it: every field, for writing rows and reading them back.
+/// Only stores (and their tests) build one; everyone else moves a job through its transitions.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredJob {
     /// The job's id.
     pub id: JobId,
     /// Who created the job; every read is scoped to it.
@@ -171,6 +132,150 @@ pub struct Job {
     pub version: i64,
     /// Sequence number of the job's newest event.
     pub last_event_sequence: u64,
+}
+
+impl Job {
+    /// Rebuilds a job from its record, as a store read it.
+    pub fn restore(stored: StoredJob) -> Self {
+        let StoredJob {
+            id,
+            tenant,
+            request,
+            request_hash,
+            state,
+            image_id,
+            failure,
+            progress_percent,
+            attempts,
+            next_attempt_at,
+            lease_owner,
+            lease_expires_at,
+            created_at,
+            updated_at,
+            version,
+            last_event_sequence,
+        } = stored;
+        Self {
+            id,
+            tenant,
+            request,
+            request_hash,
+            state,
+            image_id,
+            failure,
+            progress_percent,
+            attempts,
+            next_attempt_at,
+            lease_owner,
+            lease_expires_at,
+            created_at,
+            updated_at,
+            version,
+            last_event_sequence,
+        }
+    }
+
+    /// The job's record, field for field: what a store writes.
+    pub fn to_stored(&self) -> StoredJob {
+        StoredJob {
+            id: self.id,
+            tenant: self.tenant.clone(),
+            request: self.request.clone(),
+            request_hash: self.request_hash.clone(),
+            state: self.state,
+            image_id: self.image_id.clone(),
+            failure: self.failure.clone(),
+            progress_percent: self.progress_percent,
+            attempts: self.attempts,
+            next_attempt_at: self.next_attempt_at,
+            lease_owner: self.lease_owner.clone(),
+            lease_expires_at: self.lease_expires_at,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+            version: self.version,
+            last_event_sequence: self.last_event_sequence,
+        }
+    }
+
+    /// The job's id.
+    pub fn id(&self) -> JobId {
+        self.id
+    }
+
+    /// Who created the job; every read is scoped to it.
+    pub fn tenant(&self) -> &str {
+        &self.tenant
+    }
+
+    /// The accepted request.
+    pub fn request(&self) -> &CopyRequest {
+        &self.request
+    }
+
+    /// [`CopyRequest::fingerprint`] of the request, for idempotency checks.
+    pub fn request_hash(&self) -> &str {
+        &self.request_hash
+    }
+
+    /// Where the job stands.
+    pub fn state(&self) -> JobState {
+        self.state
+    }
+
+    /// The new AMI, once EC2 accepted the copy.
+    pub fn image_id(&self) -> Option<&str> {
+        self.image_id.as_deref()
+    }
+
+    /// Why the job failed, or why its last attempt did.
+    pub fn failure(&self) -> Option<&Failure> {
+        self.failure.as_ref()
+    }
+
+    /// Snapshot copy progress, once known.
+    pub fn progress_percent(&self) -> Option<u8> {
+        self.progress_percent
+    }
+
+    /// How many times a copy was started on EC2.
+    pub fn attempts(&self) -> u32 {
+        self.attempts
+    }
+
+    /// When the engine may next work on the job.
+    pub fn next_attempt_at(&self) -> DateTime<Utc> {
+        self.next_attempt_at
+    }
+
+    /// The engine replica that holds the job, if any.
+    pub fn lease_owner(&self) -> Option<&str> {
+        self.lease_owner.as_deref()
+    }
+
+    /// When that replica's hold runs out.
+    pub fn lease_expires_at(&self) -> Option<DateTime<Utc>> {
+        self.lease_expires_at
+    }
+
+    /// When the job was accepted.
+    pub fn created_at(&self) -> DateTime<Utc> {
+        self.created_at
+    }
+
+    /// When the job last changed.
+    pub fn updated_at(&self) -> DateTime<Utc> {
+        self.updated_at
+    }
+
+    /// Incremented on every change; updates name the version they were computed from.
+    pub fn version(&self) -> i64 {
+        self.version
+    }
+
+    /// Sequence number of the job's newest event.
+    pub fn last_event_sequence(&self) -> u64 {
+        self.last_event_sequence
+    }
 }
 
 /// One step of a job's history.

@@ -2,15 +2,19 @@
 //!
 //! A [`CopyRequest`] can only be built by [`CopyRequest::parse`], which applies every EC2 rule
 //! that can be checked without asking EC2 and reports all violations at once. Past this module an
-//! invalid request cannot exist. Nothing here knows about gRPC, SQL or AWS.
+//! invalid request cannot exist. A [`Job`] moves only through the transitions of [`lifecycle`],
+//! each of which returns the next job and its event, or refuses. Nothing here knows about gRPC,
+//! SQL or AWS.
 
 pub mod codes;
 mod fields;
 mod job;
+pub mod lifecycle;
 mod request;
 mod validate;
 
 pub use fields::{AmiName, ClientToken, ImageId, KmsKeyId, OutpostArn, Region, ResourceType, Tag};
-pub use job::{Failure, Job, JobEvent, JobId, JobState};
+pub use job::{Failure, Job, JobEvent, JobId, StoredJob};
+pub use lifecycle::{AttemptFailure, Change, CopyEnd, JobState, Refused, RetryPlan, Stop};
 pub use request::{CopyImageInput, CopyRequest, Destination, TagSpecification, TagSpecificationInput};
 pub use validate::{FieldViolation, InvalidRequest};

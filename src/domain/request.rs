@@ -66,6 +66,30 @@ pub enum Destination {
     AvailabilityZoneId(String),
 }
 
+impl Destination {
+    /// The destination as a store records it: its kind (`region`, `outpost`,
+    /// `availability_zone`, `availability_zone_id`) and its value (none for the Region itself).
+    pub fn to_parts(&self) -> (&'static str, Option<String>) {
+        match self {
+            Self::Region => ("region", None),
+            Self::Outpost(arn) => ("outpost", Some(arn.to_string())),
+            Self::AvailabilityZone(zone) => ("availability_zone", Some(zone.clone())),
+            Self::AvailabilityZoneId(zone_id) => ("availability_zone_id", Some(zone_id.clone())),
+        }
+    }
+
+    /// Rebuilds a destination from what [`Destination::to_parts`] gave, checking it again.
+    pub fn from_parts(kind: &str, value: Option<String>) -> Result<Self, String> {
+        match (kind, value) {
+            ("region", None) => Ok(Self::Region),
+            ("outpost", Some(arn)) => OutpostArn::try_from(arn).map(Self::Outpost),
+            ("availability_zone", Some(zone)) => Ok(Self::AvailabilityZone(zone)),
+            ("availability_zone_id", Some(zone_id)) => Ok(Self::AvailabilityZoneId(zone_id)),
+            (kind, value) => Err(format!("destination kind {kind:?} does not fit value {value:?}")),
+        }
+    }
+}
+
 /// A checked TagSpecification.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TagSpecification {

@@ -10,7 +10,7 @@ use tracing::{info, warn};
 use super::{Engine, EngineError, TickReport, after, backoff::retry_delay, now};
 use crate::{
     backend::{BackendError, ImageState, StartCopy},
-    domain::{Job, JobState, Region, codes},
+    domain::{AttemptFailure, Change, Job, JobId, JobState, Refused, Region, RetryPlan, codes},
     store::{Claim, StoreError},
 };
 
@@ -35,22 +35,18 @@ impl Engine {
     /// The copy started inside a CopyImage call: the job was just created holding the inline
     /// lease. Starts it if the Region's limits allow, else leaves it queued for the engine.
     pub(super) async fn dispatch_inline(&self, job: Job) -> Result<Job, EngineError> {
-        let region = job.request.destination_region.clone();
+        let region = job.request().destination_region.clone();
         let in_progress = self.copies_in_progress(&region).await?;
         match self.limits.try_admit(&region, in_progress) {
             Ok(()) => match self.start(job).await {
                 Ok((job, _)) => Ok(job),
                 // A cancel got there first; answer with the job as it now stands.
-                Err(StoreError::Conflict(id)) => Ok(self.store.load_job(id).await?),
+                Err(StoreError::Conflict(id)) => Ok(self.store.get_job_any_tenant(id).await?),
                 Err(error) => Err(error.into()),
             },
-            Err(wait) => {
-                let mut next = job;
-                next.next_attempt_at = after(now(), wait);
-                release(&mut next);
-                let detail = format!("waiting: {region} is at its copy limits");
-                Ok(self.commit(&next, Some(&detail)).await?)
-            }
+            Err(wait) => Ok(self
+                .record(refused_as_conflict(job.wait_for_limits(after(now(), wait)))?)
+                .await?),
         }
     }
 
@@ -70,7 +66,7 @@ impl Engine {
         let mut by_region: BTreeMap<Region, Vec<Job>> = BTreeMap::new();
         for job in claimed {
             by_region
-                .entry(job.request.destination_region.clone())
+                .entry(job.request().destination_region.clone())
                 .or_default()
                 .push(job);
         }
@@ -79,16 +75,14 @@ impl Engine {
         let mut admitted = Vec::new();
         for (region, jobs) in by_region {
             let mut in_progress = self.copies_in_progress(&region).await?;
-            for mut job in jobs {
+            for job in jobs {
                 match self.limits.try_admit(&region, in_progress) {
                     Ok(()) => {
                         in_progress += 1;
                         admitted.push(job);
                     }
                     Err(wait) => {
-                        job.next_attempt_at = after(now, wait);
-                        release(&mut job);
-                        self.commit_quietly(&job).await;
+                        self.record_quietly(job.postpone(after(now, wait))).await;
                         report.deferred += 1;
                     }
                 }
@@ -122,49 +116,42 @@ impl Engine {
 
     /// Starts (or adopts) the copy of a job this replica holds the lease on.
     async fn start(&self, job: Job) -> Result<(Job, Started), StoreError> {
-        if job.attempts > 0 && outcome_may_be_unknown(&job) {
+        if job.earlier_outcome_unknown() {
             match self.find_earlier_copy(&job).await {
                 Ok(Some(image_id)) => {
-                    let detail =
-                        format!("adopted {image_id}, found by name after an attempt whose outcome was unknown");
-                    return self.record_copying(job, image_id, &detail).await;
+                    let change = job.copy_adopted(&image_id, now());
+                    return self.record_copying(&job, change, image_id).await;
                 }
                 Ok(None) => {}
-                Err(error) => return self.record_failed_attempt(job, error).await,
+                Err(error) => return self.record_failed_attempt(&job, error).await,
             }
         }
 
-        // The attempt is recorded before it is made, so that after a crash during the call the
-        // job is known to have a copy whose outcome is unknown.
-        let mut attempt = job;
-        attempt.attempts += 1;
-        attempt.failure = None;
-        attempt.lease_expires_at = Some(self.lease_until(now()));
-        let detail = format!("starting copy (attempt {})", attempt.attempts);
-        let attempt = self.commit(&attempt, Some(&detail)).await?;
-
+        let attempt = self
+            .record(refused_as_conflict(job.record_attempt(self.lease_until(now())))?)
+            .await?;
         let call = StartCopy {
-            request: attempt.request.clone(),
-            client_token: attempt.id.ec2_client_token(),
+            request: attempt.request().clone(),
+            client_token: attempt.id().ec2_client_token(),
             dry_run: false,
         };
         match self.backend.copy_image(&call).await {
             Ok(image_id) => {
-                let detail = format!("copy started: {image_id}");
-                self.record_copying(attempt, image_id, &detail).await
+                let change = attempt.copy_started(&image_id, now());
+                self.record_copying(&attempt, change, image_id).await
             }
-            Err(error) => self.record_failed_attempt(attempt, error).await,
+            Err(error) => self.record_failed_attempt(&attempt, error).await,
         }
     }
 
     /// Looks in the destination Region for an image this job's earlier attempt made.
     pub(super) async fn find_earlier_copy(&self, job: &Job) -> Result<Option<String>, BackendError> {
-        let request = &job.request;
+        let request = job.request();
         let images = self
             .backend
             .find_images_by_name(&request.destination_region, request.name.as_str())
             .await?;
-        let earliest = job.created_at - ADOPTION_SKEW;
+        let earliest = job.created_at() - ADOPTION_SKEW;
         Ok(images
             .into_iter()
             .filter(|image| image.state != ImageState::Deregistered)
@@ -173,106 +160,63 @@ impl Engine {
             .next())
     }
 
-    async fn record_copying(&self, job: Job, image_id: String, detail: &str) -> Result<(Job, Started), StoreError> {
-        let mut next = job.clone();
-        next.state = JobState::Copying;
-        next.image_id = Some(image_id.clone());
-        next.failure = None;
-        next.progress_percent = None;
-        next.next_attempt_at = now();
-        release(&mut next);
-        match self.commit(&next, Some(detail)).await {
+    async fn record_copying(
+        &self,
+        job: &Job,
+        change: Result<Change, Refused>,
+        image_id: String,
+    ) -> Result<(Job, Started), StoreError> {
+        match self.record(refused_as_conflict(change)?).await {
             Ok(stored) => {
-                info!(job_id = %stored.id, image_id = %image_id, "copy started");
+                info!(job_id = %stored.id(), image_id = %image_id, "copy started");
                 Ok((stored, Started::Copying))
             }
-            Err(StoreError::Conflict(_)) => self.hand_image_to_cancel(job, image_id).await,
+            Err(StoreError::Conflict(_)) => self.hand_image_to_cancel(job.id(), image_id).await,
             Err(error) => Err(error),
         }
     }
 
     /// The job changed while its copy was being started: a cancel arrived. Give the cancel the
     /// image so the tracker deregisters it.
-    async fn hand_image_to_cancel(&self, job: Job, image_id: String) -> Result<(Job, Started), StoreError> {
-        let mut current = self.store.load_job(job.id).await?;
-        if current.state == JobState::Cancelling && current.image_id.is_none() {
-            current.image_id = Some(image_id.clone());
-            current.next_attempt_at = now();
-            let detail = format!("copy had started as {image_id}; deregistering it");
-            let stored = self.commit(&current, Some(&detail)).await?;
-            return Ok((stored, Started::Ended));
+    async fn hand_image_to_cancel(&self, id: JobId, image_id: String) -> Result<(Job, Started), StoreError> {
+        let current = self.store.get_job_any_tenant(id).await?;
+        match current.hand_image_to_cancel(&image_id, now()) {
+            Ok(change) => Ok((self.record(change).await?, Started::Ended)),
+            Err(refused) => {
+                warn!(job_id = %id, image_id = %image_id, %refused, "copy started for a job that changed meanwhile");
+                Err(StoreError::Conflict(id))
+            }
         }
-        warn!(job_id = %job.id, image_id = %image_id, state = %current.state, "copy started for a job that changed meanwhile");
-        Err(StoreError::Conflict(job.id))
     }
 
-    async fn record_failed_attempt(&self, job: Job, error: BackendError) -> Result<(Job, Started), StoreError> {
-        let mut next = job;
-        next.failure = Some(error.to_failure());
-        release(&mut next);
-        let (detail, started) = if error.code == codes::RESOURCE_LIMIT_EXCEEDED {
-            let wait = retry_delay(next.attempts, self.settings.retry_base(), self.settings.retry_max());
-            next.next_attempt_at = after(now(), wait);
-            (
-                format!(
-                    "waiting: EC2 has too many copies in progress in {} ({error})",
-                    next.request.destination_region
-                ),
-                Started::Waiting,
-            )
-        } else if !error.retryable {
-            next.state = JobState::Failed;
-            (format!("copy refused: {error}"), Started::Ended)
-        } else if next.attempts >= self.settings.max_attempts {
-            next.state = JobState::Failed;
-            (
-                format!("gave up after {} attempts: {error}", next.attempts),
-                Started::Ended,
-            )
+    async fn record_failed_attempt(&self, job: &Job, error: BackendError) -> Result<(Job, Started), StoreError> {
+        let kind = if error.code == codes::RESOURCE_LIMIT_EXCEEDED {
+            AttemptFailure::QuotaFull
+        } else if error.retryable {
+            AttemptFailure::Transient
         } else {
-            let wait = retry_delay(next.attempts, self.settings.retry_base(), self.settings.retry_max());
-            next.next_attempt_at = after(now(), wait);
-            (
-                format!(
-                    "attempt {} failed: {error}; retrying in {:.1}s",
-                    next.attempts,
-                    wait.as_secs_f64()
-                ),
-                Started::Waiting,
-            )
+            AttemptFailure::Permanent
         };
-        if next.state == JobState::Failed {
-            info!(job_id = %next.id, code = %error.code, "copy failed");
-        }
-        let stored = self.commit(&next, Some(&detail)).await?;
+        let plan = RetryPlan {
+            max_attempts: self.settings.max_attempts,
+            delay: retry_delay(job.attempts(), self.settings.retry_base, self.settings.retry_max),
+            now: now(),
+        };
+        let change = refused_as_conflict(job.attempt_failed(error.to_failure(), kind, plan))?;
+        let stored = self.record(change).await?;
+        let started = match stored.state() {
+            JobState::Failed => {
+                info!(job_id = %stored.id(), code = %error.code, "copy failed");
+                Started::Ended
+            }
+            _ => Started::Waiting,
+        };
         Ok((stored, started))
     }
-
-    /// Writes a change that watchers need not hear about (rescheduling, lease release); a
-    /// conflict means another writer got there first, which is fine.
-    pub(super) async fn commit_quietly(&self, job: &Job) {
-        match self.commit(job, None).await {
-            Ok(_) | Err(StoreError::Conflict(_)) => {}
-            Err(error) => warn!(job_id = %job.id, %error, "could not reschedule job"),
-        }
-    }
 }
 
-/// Drops the job's lease so any replica may work on it when it is next due.
-pub(super) fn release(job: &mut Job) {
-    job.lease_owner = None;
-    job.lease_expires_at = None;
-}
-
-/// Whether an earlier CopyImage call of this job may have made an image nobody recorded: the
-/// process died during the call (no failure recorded) or the call failed in a way that does not
-/// prove EC2 did nothing. Throttling and quota refusals prove it.
-fn outcome_may_be_unknown(job: &Job) -> bool {
-    match &job.failure {
-        None => true,
-        Some(failure) => !matches!(
-            failure.code.as_str(),
-            codes::REQUEST_LIMIT_EXCEEDED | codes::RESOURCE_LIMIT_EXCEEDED
-        ),
-    }
+/// A transition the job's state refused: the job changed since it was read (another replica or
+/// a cancel moved it), which the engine handles like a conflicting write.
+pub(super) fn refused_as_conflict<T>(result: Result<T, Refused>) -> Result<T, StoreError> {
+    result.map_err(|refused| StoreError::Conflict(refused.job))
 }

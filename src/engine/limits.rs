@@ -28,7 +28,7 @@ impl RegionLimits {
             burst: settings.copy_burst,
             refill_per_second: settings.copy_refill_per_second,
             max_in_progress: u64::from(settings.max_concurrent_copies),
-            recheck: settings.tick(),
+            recheck: settings.tick,
             buckets: Mutex::new(HashMap::new()),
         }
     }

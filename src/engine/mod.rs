@@ -20,8 +20,8 @@ use tracing::{debug, info, warn};
 
 use crate::{
     backend::{BackendError, Ec2Backend, StartCopy},
-    domain::{CopyRequest, Job, JobEvent, JobId, JobState},
-    store::{Created, JobStore, NewJob, StoreError},
+    domain::{Change, CopyRequest, Job, JobEvent, JobId, JobState, Refused},
+    store::{Created, JobStore, StoreError},
 };
 
 mod backoff;
@@ -128,21 +128,13 @@ impl Engine {
     /// with the same parameters, the earlier job is returned and nothing is started.
     pub async fn submit(self: &Arc<Self>, tenant: &str, request: CopyRequest) -> Result<Job, EngineError> {
         let now = now();
-        let created = self
-            .store
-            .create_job(NewJob {
-                id: JobId::new(),
-                tenant: tenant.to_owned(),
-                request,
-                lease: Some((self.inline_owner.clone(), self.lease_until(now))),
-                now,
-            })
-            .await?;
-        let job = match created {
+        let lease = Some((self.inline_owner.clone(), self.lease_until(now)));
+        let accepted = Job::accept(JobId::new(), tenant, request, now, lease);
+        let job = match self.store.create_job(&accepted).await? {
             Created::Existing(job) => return Ok(job),
             Created::New(job) => job,
         };
-        info!(job_id = %job.id, region = %job.request.destination_region, "job accepted");
+        info!(job_id = %job.id(), region = %job.request().destination_region, "job accepted");
         // The copy runs in its own task so that a caller who hangs up cannot interrupt it between
         // EC2's answer and the store's record of it.
         let engine = Arc::clone(self);
@@ -154,56 +146,51 @@ impl Engine {
             // the caller submit it again. The engine takes the job over when the inline lease runs
             // out, and finds any copy this attempt made by its ClientToken or its name.
             Ok(Err(error)) => {
-                warn!(job_id = %job.id, %error, "starting the copy inline failed; the engine will carry the job");
+                warn!(job_id = %job.id(), %error, "starting the copy inline failed; the engine will carry the job");
                 Ok(job)
             }
             Err(join_error) => {
-                warn!(job_id = %job.id, error = %join_error, "inline dispatch task failed; the engine will carry the job");
+                warn!(job_id = %job.id(), error = %join_error, "inline dispatch task failed; the engine will carry the job");
                 Ok(job)
             }
         }
     }
 
-    /// Asks EC2 (or the simulator) whether `request` would be allowed, without doing it. Returns
-    /// EC2's answer: `DryRunOperation` when allowed, `UnauthorizedOperation` when not.
-    pub async fn dry_run(&self, request: CopyRequest) -> BackendError {
+    /// Asks EC2 (or the simulator) whether `request` would be allowed, without doing it: `Ok`
+    /// when EC2 answers `DryRunOperation`, else EC2's refusal (`UnauthorizedOperation`, ...).
+    pub async fn dry_run(&self, request: CopyRequest) -> Result<(), BackendError> {
         let copy = StartCopy {
             request,
             client_token: String::new(),
             dry_run: true,
         };
         match self.backend.copy_image(&copy).await {
-            Err(error) => error,
-            Ok(image_id) => BackendError::from_code(
+            Err(error) if error.is_dry_run_success() => Ok(()),
+            Err(error) => Err(error),
+            Ok(image_id) => Err(BackendError::from_code(
                 "InternalError",
                 format!("the backend started copy {image_id} although DryRun was set"),
-            ),
+            )),
         }
     }
 
-    /// Cancels a job: a queued one at once, a copying one by moving it to CANCELLING so the next
-    /// tick deregisters its pending image. A job that has ended is
+    /// Cancels a job of `tenant`: a queued one at once, a copying one by moving it to CANCELLING
+    /// so the next tick deregisters its pending image. A job that has ended is
     /// [`EngineError::AlreadyEnded`].
     pub async fn cancel(&self, tenant: &str, id: JobId) -> Result<Job, EngineError> {
         loop {
-            let job = self.store.get_job(tenant, id).await?;
-            let mut next = job.clone();
-            let detail = match job.state {
-                state if state.is_terminal() => return Err(EngineError::AlreadyEnded { id, state }),
-                JobState::Cancelling => return Ok(job),
-                JobState::Queued if !self.may_be_starting(&job) => {
-                    next.state = JobState::Cancelled;
-                    next.lease_owner = None;
-                    next.lease_expires_at = None;
-                    "cancelled before the copy started"
-                }
-                _ => {
-                    next.state = JobState::Cancelling;
-                    next.next_attempt_at = now();
-                    "cancel requested: the pending image will be deregistered"
+            let job = self.store.get_tenant_job(tenant, id).await?;
+            let change = match job.request_cancel(now()) {
+                Ok(Some(change)) => change,
+                Ok(None) => return Ok(job),
+                Err(refused) => {
+                    return Err(EngineError::AlreadyEnded {
+                        id,
+                        state: refused.state,
+                    });
                 }
             };
-            match self.commit(&next, Some(detail)).await {
+            match self.record(change).await {
                 Ok(job) => {
                     self.wake.notify_one();
                     return Ok(job);
@@ -212,13 +199,6 @@ impl Engine {
                 Err(error) => return Err(error.into()),
             }
         }
-    }
-
-    /// Whether a queued job may have a CopyImage call in flight or an image whose creation was
-    /// never confirmed, so cancelling it must look for an image to deregister.
-    fn may_be_starting(&self, job: &Job) -> bool {
-        let leased = job.lease_expires_at.is_some_and(|until| until > now());
-        leased || job.attempts > 0
     }
 
     /// One pass of background work: start what may start, track what runs, stop what was
@@ -240,24 +220,43 @@ impl Engine {
             }
             tokio::select! {
                 () = shutdown.cancelled() => break,
-                () = tokio::time::sleep(self.settings.tick()) => {}
+                () = tokio::time::sleep(self.settings.tick) => {}
                 () = self.wake.notified() => {}
             }
         }
         info!("job engine stopped");
     }
 
-    /// Writes a change (and its event, with `detail`) and wakes this process's watchers.
-    async fn commit(&self, job: &Job, detail: Option<&str>) -> Result<Job, StoreError> {
-        let stored = self.store.update_job(job, detail).await?;
-        if let Some(detail) = detail {
+    /// Records a change in the store (with its event, if it has one) and tells this process's
+    /// watchers about the event.
+    async fn record(&self, change: Change) -> Result<Job, StoreError> {
+        let stored = self.store.update_job(change.job(), change.event()).await?;
+        if let Some(detail) = change.event() {
             self.hub.publish_event(&JobEvent::of(&stored, detail));
         }
         Ok(stored)
     }
 
+    /// Records a change and logs a failure instead of returning it: for a transition that
+    /// cannot be written now because another writer got there first, or that the next tick
+    /// makes again.
+    async fn record_quietly(&self, change: Result<Change, Refused>) {
+        let change = match change {
+            Ok(change) => change,
+            Err(refused) => {
+                warn!(%refused, "transition refused");
+                return;
+            }
+        };
+        let id = change.job().id();
+        match self.record(change).await {
+            Ok(_) | Err(StoreError::Conflict(_)) => {}
+            Err(error) => warn!(job_id = %id, %error, "could not record a change"),
+        }
+    }
+
     fn lease_until(&self, from: DateTime<Utc>) -> DateTime<Utc> {
-        after(from, self.settings.lease())
+        after(from, self.settings.lease)
     }
 }
 

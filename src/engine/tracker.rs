@@ -2,15 +2,18 @@
 //! progress) per destination Region per page of running copies, and deregistration of the pending
 //! image of a cancelled copy.
 
-use std::collections::{BTreeMap, HashMap};
+use std::{
+    collections::{BTreeMap, HashMap},
+    time::Duration,
+};
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use tracing::{info, warn};
 
-use super::{Engine, EngineError, TickReport, after, dispatch::release, now};
+use super::{Engine, EngineError, TickReport, after, dispatch::refused_as_conflict, now};
 use crate::{
     backend::{ImageState, ImageStatus, SnapshotProgress},
-    domain::{Failure, Job, JobId, JobState, Region, codes},
+    domain::{Change, CopyEnd, Job, JobId, JobState, Refused, Region, Stop},
     store::{Claim, StoreError},
 };
 
@@ -24,14 +27,6 @@ struct Looked {
     ended: usize,
     /// Copies still running, to look at again next tick.
     unchanged: Vec<JobId>,
-}
-
-/// What tracking decided for one job.
-enum Verdict {
-    /// Nothing to record; look again later.
-    Unchanged,
-    /// Record this change with this event detail.
-    Changed(Box<Job>, String),
 }
 
 impl Engine {
@@ -60,8 +55,8 @@ impl Engine {
             let mut unchanged = Vec::new();
             let mut copying: BTreeMap<Region, Vec<Job>> = BTreeMap::new();
             for job in claimed {
-                if job.state == JobState::Cancelling {
-                    let id = job.id;
+                if job.state() == JobState::Cancelling {
+                    let id = job.id();
                     if self.stop(job).await? {
                         report.finished += 1;
                     } else {
@@ -69,7 +64,7 @@ impl Engine {
                     }
                 } else {
                     copying
-                        .entry(job.request.destination_region.clone())
+                        .entry(job.request().destination_region.clone())
                         .or_default()
                         .push(job);
                 }
@@ -80,7 +75,7 @@ impl Engine {
                 report.finished += looked.ended;
                 unchanged.extend(looked.unchanged);
             }
-            let next_look = after(now, self.settings.tick());
+            let next_look = after(now, self.settings.tick);
             self.store.defer_jobs(&unchanged, &self.owner, next_look).await?;
             if !full_page {
                 break;
@@ -92,12 +87,15 @@ impl Engine {
     /// Checks one Region's running copies with one DescribeImages call.
     async fn track_region(&self, region: &Region, jobs: Vec<Job>) -> Result<Looked, StoreError> {
         let mut looked = Looked::default();
-        let image_ids: Vec<String> = jobs.iter().filter_map(|job| job.image_id.clone()).collect();
+        let image_ids: Vec<String> = jobs
+            .iter()
+            .filter_map(|job| job.image_id().map(str::to_owned))
+            .collect();
         let images = match self.backend.describe_images(region, &image_ids).await {
             Ok(images) => images,
             Err(error) => {
                 warn!(%region, %error, "describing copies failed; will look again next tick");
-                looked.unchanged = jobs.iter().map(|job| job.id).collect();
+                looked.unchanged = jobs.iter().map(Job::id).collect();
                 return Ok(looked);
             }
         };
@@ -107,25 +105,27 @@ impl Engine {
             .collect();
         let progress = self.progress_of(region, images.values()).await;
 
+        let next_look = after(now(), self.settings.tick);
         for job in jobs {
-            let id = job.id;
-            let image = job.image_id.as_ref().and_then(|id| images.get(id));
-            match judge(job, image, &progress, self.settings.visibility_grace()) {
-                Verdict::Unchanged => looked.unchanged.push(id),
-                Verdict::Changed(mut next, detail) => {
-                    if !next.state.is_terminal() {
-                        next.next_attempt_at = after(now(), self.settings.tick());
-                    }
-                    match self.commit(&next, Some(&detail)).await {
-                        Ok(stored) if stored.state.is_terminal() => {
-                            info!(job_id = %stored.id, state = %stored.state, "job ended");
-                            looked.ended += 1;
-                        }
-                        Ok(_) => {}
-                        Err(StoreError::Conflict(_)) => {}
-                        Err(error) => return Err(error),
-                    }
+            let image = job.image_id().and_then(|id| images.get(id));
+            let change = match judge(&job, image, &progress, self.settings.visibility_grace, next_look) {
+                Ok(Some(change)) => change,
+                Ok(None) => {
+                    looked.unchanged.push(job.id());
+                    continue;
                 }
+                Err(refused) => {
+                    warn!(%refused, "tracked a job that is not copying");
+                    continue;
+                }
+            };
+            match self.record(change).await {
+                Ok(stored) if stored.state().is_terminal() => {
+                    info!(job_id = %stored.id(), state = %stored.state(), "job ended");
+                    looked.ended += 1;
+                }
+                Ok(_) | Err(StoreError::Conflict(_)) => {}
+                Err(error) => return Err(error),
             }
         }
         Ok(looked)
@@ -163,35 +163,33 @@ impl Engine {
 
     /// Stops a cancelled copy by deregistering its image; true when the job is now CANCELLED.
     async fn stop(&self, job: Job) -> Result<bool, StoreError> {
-        let region = job.request.destination_region.clone();
-        let image_id = match &job.image_id {
-            Some(id) => Some(id.clone()),
-            None if job.attempts > 0 => match self.find_earlier_copy(&job).await {
+        let region = &job.request().destination_region;
+        let image_id = match job.image_id() {
+            Some(id) => Some(id.to_owned()),
+            None if job.attempts() > 0 => match self.find_earlier_copy(&job).await {
                 Ok(found) => found,
                 Err(error) => {
-                    warn!(job_id = %job.id, %error, "looking for the image to deregister failed; will retry");
+                    warn!(job_id = %job.id(), %error, "looking for the image to deregister failed; will retry");
                     return Ok(false);
                 }
             },
             None => None,
         };
-        let detail = match image_id {
-            Some(image_id) => match self.backend.deregister_image(&region, &image_id).await {
-                Ok(()) => format!("deregistered {image_id}; copy stopped"),
-                Err(error) if !error.retryable => {
-                    format!("{image_id} could not be deregistered ({error}); nothing left to stop")
-                }
+        let how = match image_id {
+            Some(image_id) => match self.backend.deregister_image(region, &image_id).await {
+                Ok(()) => Stop::Deregistered(image_id),
+                Err(error) if !error.retryable => Stop::Undeletable {
+                    image_id,
+                    error: error.to_string(),
+                },
                 Err(error) => {
-                    warn!(job_id = %job.id, %error, "deregistering failed; will retry");
+                    warn!(job_id = %job.id(), %error, "deregistering failed; will retry");
                     return Ok(false);
                 }
             },
-            None => "cancelled before any copy was made".to_owned(),
+            None => Stop::NothingMade,
         };
-        let mut next = job;
-        next.state = JobState::Cancelled;
-        release(&mut next);
-        match self.commit(&next, Some(&detail)).await {
+        match self.record(refused_as_conflict(job.stopped(how))?).await {
             Ok(_) => Ok(true),
             Err(StoreError::Conflict(_)) => Ok(false),
             Err(error) => Err(error),
@@ -199,30 +197,26 @@ impl Engine {
     }
 }
 
-/// Decides what EC2's view of a running copy means for its job.
-fn judge(job: Job, image: Option<&ImageStatus>, progress: &HashMap<String, u8>, grace: std::time::Duration) -> Verdict {
-    let mut next = job;
-    release(&mut next);
-    let image_id = next.image_id.clone().unwrap_or_default();
+/// Decides what EC2's view of a running copy means for its job: the change to record, or
+/// `None` when there is no news (look again at the next tick).
+fn judge(
+    job: &Job,
+    image: Option<&ImageStatus>,
+    progress: &HashMap<String, u8>,
+    grace: Duration,
+    next_look: DateTime<Utc>,
+) -> Result<Option<Change>, Refused> {
     let Some(image) = image else {
-        let missing_for = (Utc::now() - next.updated_at).to_std().unwrap_or_default();
+        let missing_for = (Utc::now() - job.updated_at()).to_std().unwrap_or_default();
         if missing_for <= grace {
             // EC2's eventual consistency: a new image may be invisible for a while.
-            return Verdict::Unchanged;
+            return Ok(None);
         }
-        next.state = JobState::Failed;
-        next.failure = Some(Failure::new(
-            codes::INVALID_AMI_ID_NOT_FOUND,
-            format!(
-                "{image_id} was not found in {} for {}s",
-                next.request.destination_region,
-                missing_for.as_secs()
-            ),
-        ));
-        return Verdict::Changed(
-            Box::new(next),
-            format!("copy lost: {image_id} is not in the destination Region"),
-        );
+        return job
+            .copy_failed(CopyEnd::Missing {
+                for_duration: missing_for,
+            })
+            .map(Some);
     };
     match &image.state {
         ImageState::Pending => {
@@ -232,52 +226,20 @@ fn judge(job: Job, image: Option<&ImageStatus>, progress: &HashMap<String, u8>, 
                 .filter_map(|id| progress.get(id).map(|p| u32::from(*p)))
                 .collect();
             if percents.is_empty() || percents.len() < image.snapshot_ids.len() {
-                return Verdict::Unchanged;
+                return Ok(None);
             }
             let average = percents.iter().sum::<u32>() / u32::try_from(percents.len()).unwrap_or(1);
-            let percent = u8::try_from(average.min(99)).unwrap_or(99);
-            if next.progress_percent.is_some_and(|known| known >= percent) {
-                return Verdict::Unchanged;
-            }
-            next.progress_percent = Some(percent);
-            Verdict::Changed(Box::new(next), format!("copying: {percent}%"))
+            job.progressed(u8::try_from(average).unwrap_or(99), next_look)
         }
-        ImageState::Available => {
-            next.state = JobState::Available;
-            next.progress_percent = Some(100);
-            next.failure = None;
-            Verdict::Changed(Box::new(next), format!("{image_id} is available"))
-        }
-        ImageState::Failed => {
-            let reason = image.state_reason.clone().unwrap_or_else(|| {
-                Failure::new(
-                    "Server.InternalError",
-                    "EC2 reported the image as failed without a reason",
-                )
-            });
-            let detail = format!("copy failed: {}: {}", reason.code, reason.message);
-            next.state = JobState::Failed;
-            next.failure = Some(reason);
-            Verdict::Changed(Box::new(next), detail)
-        }
-        ImageState::Deregistered => {
-            next.state = JobState::Failed;
-            next.failure = Some(Failure::new(
-                "ImageDeregistered",
-                format!("{image_id} was deregistered outside amicopy before the copy completed"),
-            ));
-            Verdict::Changed(Box::new(next), format!("copy lost: {image_id} was deregistered"))
-        }
-        ImageState::Other(state) if matches!(state.as_str(), "invalid" | "error") => {
-            let reason = image
-                .state_reason
-                .clone()
-                .unwrap_or_else(|| Failure::new("Server.InternalError", format!("EC2 reported the image as {state}")));
-            let detail = format!("copy failed: image is {state}");
-            next.state = JobState::Failed;
-            next.failure = Some(reason);
-            Verdict::Changed(Box::new(next), detail)
-        }
-        ImageState::Other(_) => Verdict::Unchanged,
+        ImageState::Available => job.copy_available().map(Some),
+        ImageState::Failed => job.copy_failed(CopyEnd::Failed(image.state_reason.clone())).map(Some),
+        ImageState::Deregistered => job.copy_failed(CopyEnd::Deregistered).map(Some),
+        ImageState::Other(state) if matches!(state.as_str(), "invalid" | "error") => job
+            .copy_failed(CopyEnd::Broken {
+                state: state.clone(),
+                reason: image.state_reason.clone(),
+            })
+            .map(Some),
+        ImageState::Other(_) => Ok(None),
     }
 }

@@ -39,8 +39,8 @@ pub struct MetricsSettings {
 
     /// Seconds between store reads that refresh the job gauges (jobs by state, queue depth and
     /// copies in flight per Region).
-    #[arg(long, env = "AMICOPY_METRICS_REFRESH_SECONDS", default_value_t = 15.0)]
-    pub metrics_refresh_seconds: f64,
+    #[arg(value_name = "SECONDS", long = "metrics-refresh-seconds", env = "AMICOPY_METRICS_REFRESH_SECONDS", default_value = "15", value_parser = crate::flags::positive_seconds, allow_negative_numbers = true)]
+    pub metrics_refresh: std::time::Duration,
 }
 
 /// Labels of RPC series.

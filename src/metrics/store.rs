@@ -7,8 +7,8 @@ use chrono::{DateTime, Utc};
 
 use super::{Metrics, OperationLabels};
 use crate::{
-    domain::{Job, JobEvent, JobId, JobState},
-    store::{ChangeFeed, Claim, Created, JobPage, JobStore, ListQuery, NewJob, StateCount, StoreError},
+    domain::{Change, Job, JobEvent, JobId, JobState},
+    store::{ChangeFeed, Claim, Created, JobPage, JobStore, ListQuery, StateCount, StoreError},
 };
 
 /// Records how long each call to `inner` takes in [`Metrics::store_duration`].
@@ -39,16 +39,18 @@ impl MeteredStore {
 
 #[async_trait]
 impl JobStore for MeteredStore {
-    async fn create_job(&self, new: NewJob) -> Result<Created, StoreError> {
-        self.timed("create_job", self.inner.create_job(new)).await
+    async fn create_job(&self, accepted: &Change) -> Result<Created, StoreError> {
+        self.timed("create_job", self.inner.create_job(accepted)).await
     }
 
-    async fn get_job(&self, tenant: &str, id: JobId) -> Result<Job, StoreError> {
-        self.timed("get_job", self.inner.get_job(tenant, id)).await
+    async fn get_tenant_job(&self, tenant: &str, id: JobId) -> Result<Job, StoreError> {
+        self.timed("get_tenant_job", self.inner.get_tenant_job(tenant, id))
+            .await
     }
 
-    async fn load_job(&self, id: JobId) -> Result<Job, StoreError> {
-        self.timed("load_job", self.inner.load_job(id)).await
+    async fn get_job_any_tenant(&self, id: JobId) -> Result<Job, StoreError> {
+        self.timed("get_job_any_tenant", self.inner.get_job_any_tenant(id))
+            .await
     }
 
     async fn list_jobs(&self, query: &ListQuery) -> Result<JobPage, StoreError> {

@@ -6,8 +6,8 @@ use chrono::Utc;
 
 use super::*;
 use crate::{
-    domain::{CopyImageInput, CopyRequest, JobId, Region},
-    store::{self, NewJob},
+    domain::{CopyImageInput, CopyRequest, Job, JobId, Region},
+    store,
 };
 
 fn series(metrics: &Metrics, name: &str) -> Option<String> {
@@ -34,13 +34,7 @@ async fn a_region_whose_queue_empties_leaves_the_queue_gauge() {
     )
     .unwrap();
     let job = store
-        .create_job(NewJob {
-            id: JobId::new(),
-            tenant: "acme".to_owned(),
-            request,
-            lease: None,
-            now: Utc::now(),
-        })
+        .create_job(&Job::accept(JobId::new(), "acme", request, Utc::now(), None))
         .await
         .unwrap()
         .into_job();
@@ -50,9 +44,12 @@ async fn a_region_whose_queue_empties_leaves_the_queue_gauge() {
         Some(r#"amicopy_queue_depth{region="us-west-2"} 1"#)
     );
 
-    let mut cancelled = job;
-    cancelled.state = JobState::Cancelled;
-    store.update_job(&cancelled, Some("cancelled")).await.unwrap();
+    let cancelled = job
+        .request_cancel(Utc::now())
+        .unwrap()
+        .expect("a queued job is cancelled");
+    assert_eq!(cancelled.job().state(), JobState::Cancelled);
+    store.update_job(cancelled.job(), cancelled.event()).await.unwrap();
     metrics.refresh_jobs(&*store).await.unwrap();
     assert_eq!(series(&metrics, "amicopy_queue_depth{"), None);
     assert_eq!(

@@ -10,6 +10,28 @@ use super::{JobStore, StoreError, postgres::PgStore, sqlite::SqliteStore};
 /// The SQLite file in the data directory when no URL is given.
 const DEFAULT_FILE: &str = "amicopy.db";
 
+/// Which database a store URL names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DatabaseKind {
+    /// PostgreSQL (`postgres://`, `postgresql://`).
+    Postgres,
+    /// SQLite (`sqlite:`; also the default without a URL).
+    Sqlite,
+}
+
+impl DatabaseKind {
+    /// The kind a URL's scheme names; `None` for a scheme no store speaks.
+    pub fn of_url(url: &str) -> Option<Self> {
+        if url.starts_with("sqlite:") {
+            Some(Self::Sqlite)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Some(Self::Postgres)
+        } else {
+            None
+        }
+    }
+}
+
 /// Opens the job store and migrates it.
 ///
 /// - `None`: SQLite in `data_dir/amicopy.db` (the directory is created if needed);
@@ -27,11 +49,11 @@ pub async fn connect(url: Option<&str>, data_dir: &Path, timeout: Duration) -> R
             let options = SqliteConnectOptions::new().filename(data_dir.join(DEFAULT_FILE));
             Arc::new(SqliteStore::connect(options, timeout).await?)
         }
-        Some(url) if url.starts_with("sqlite:") => {
+        Some(url) if DatabaseKind::of_url(url) == Some(DatabaseKind::Sqlite) => {
             let options = SqliteConnectOptions::from_str(url).map_err(StoreError::from_sqlx)?;
             Arc::new(SqliteStore::connect(options, timeout).await?)
         }
-        Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+        Some(url) if DatabaseKind::of_url(url) == Some(DatabaseKind::Postgres) => {
             let options = PgConnectOptions::from_str(url).map_err(StoreError::from_sqlx)?;
             Arc::new(PgStore::connect(options, timeout).await?)
         }

@@ -3,23 +3,26 @@
 //!
 //! [`JobStore`] is the only way the rest of the service touches the database. Two
 //! implementations sit beside it on sqlx: [`postgres::PgStore`] (production, several replicas)
-//! and [`sqlite::SqliteStore`] (the embedded default). [`connect`] picks one by URL.
+//! and [`sqlite::SqliteStore`] (the embedded default); [`connect`] picks one by URL.
+//!
+//! The two are independent: each keeps every statement it runs, with its binds and the reading
+//! of its rows, in one file per table (`postgres/jobs.rs`, `sqlite/jobs.rs`), so a column is
+//! added in one file per engine plus its migration. What they share is this trait, pure logic
+//! that involves no SQL (pages, idempotent creation), and one conformance suite
+//! (`tests/it/store/`) that runs every behaviour on both.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use futures::stream::BoxStream;
 
-use crate::domain::{CopyRequest, Job, JobEvent, JobId, JobState};
+use crate::domain::{Change, Job, JobEvent, JobId, JobState};
 
-mod announce;
 mod connect;
 mod page_token;
 pub mod postgres;
-mod rows;
-mod sql;
 pub mod sqlite;
 
-pub use connect::{connect, redact_url};
+pub use connect::{DatabaseKind, connect, redact_url};
 
 pub use page_token::PageToken;
 
@@ -92,22 +95,6 @@ fn is_unavailable(error: &dyn sqlx::error::DatabaseError) -> bool {
     code.is_some_and(|c| c.starts_with("08") || c.starts_with("57P0") || c.starts_with("53"))
 }
 
-/// A job to record.
-#[derive(Debug, Clone)]
-pub struct NewJob {
-    /// Id for the job if it is new.
-    pub id: JobId,
-    /// Owner of the job.
-    pub tenant: String,
-    /// The accepted request (never a DryRun).
-    pub request: CopyRequest,
-    /// A lease to take on the new job at once, so the replica that accepted it can dispatch it
-    /// without another replica racing it: the owner and when it runs out.
-    pub lease: Option<(String, DateTime<Utc>)>,
-    /// When the job is accepted (stored with microsecond precision).
-    pub now: DateTime<Utc>,
-}
-
 /// What [`JobStore::create_job`] did.
 #[derive(Debug, Clone)]
 pub enum Created {
@@ -130,6 +117,23 @@ impl Created {
         match self {
             Self::New(job) | Self::Existing(job) => job,
         }
+    }
+
+    /// What an insert that found `existing` holding the client token of `attempted` answers:
+    /// that job when the parameters match, [`StoreError::IdempotentParameterMismatch`] when not.
+    pub(crate) fn earlier(existing: Job, attempted: &Job) -> Result<Self, StoreError> {
+        if existing.request_hash() == attempted.request_hash() {
+            return Ok(Self::Existing(existing));
+        }
+        Err(StoreError::IdempotentParameterMismatch {
+            token: attempted
+                .request()
+                .client_token
+                .as_ref()
+                .map(ToString::to_string)
+                .unwrap_or_default(),
+            existing: existing.id(),
+        })
     }
 }
 
@@ -157,6 +161,24 @@ pub struct JobPage {
     pub jobs: Vec<Job>,
     /// Where the next page starts; `None` on the last page.
     pub next_page_token: Option<PageToken>,
+}
+
+impl JobPage {
+    /// A page of at most `page_size` jobs from up to `page_size + 1` rows, newest first; the
+    /// extra row only tells that there is a next page.
+    pub(crate) fn from_rows(mut jobs: Vec<Job>, page_size: u32) -> Self {
+        let page_size = usize::try_from(page_size).unwrap_or(usize::MAX);
+        let next_page_token = if jobs.len() > page_size {
+            jobs.truncate(page_size);
+            jobs.last().map(|last| PageToken {
+                created_at: last.created_at(),
+                id: last.id(),
+            })
+        } else {
+            None
+        };
+        Self { jobs, next_page_token }
+    }
 }
 
 /// Which jobs an engine replica wants to work on now.
@@ -192,24 +214,25 @@ pub type ChangeFeed = BoxStream<'static, Result<(JobId, u64), StoreError>>;
 /// The job store. Every method is one transaction; nothing acknowledged is ever lost.
 #[async_trait]
 pub trait JobStore: Send + Sync + 'static {
-    /// Records a new job and its first event (state QUEUED, version 1, no attempts, due at
-    /// `new.now`, leased as `new.lease` says). With a client token, an earlier job with the same
-    /// tenant, destination Region and token is returned instead when its request has the same
-    /// fingerprint, and [`StoreError::IdempotentParameterMismatch`] when not. Holds under
-    /// concurrent calls from any number of processes (enforced by a unique index).
-    async fn create_job(&self, new: NewJob) -> Result<Created, StoreError>;
+    /// Records a job [`Job::accept`] made, with its first event. With a client token, an earlier
+    /// job with the same tenant, destination Region and token is returned instead when its
+    /// request has the same fingerprint, and [`StoreError::IdempotentParameterMismatch`] when
+    /// not. Holds under concurrent calls from any number of processes (enforced by a unique
+    /// index).
+    async fn create_job(&self, accepted: &Change) -> Result<Created, StoreError>;
 
-    /// One job of one tenant.
-    async fn get_job(&self, tenant: &str, id: JobId) -> Result<Job, StoreError>;
+    /// One job of one tenant: [`StoreError::NotFound`] for another tenant's job. What every
+    /// caller-facing read uses.
+    async fn get_tenant_job(&self, tenant: &str, id: JobId) -> Result<Job, StoreError>;
 
-    /// One job by id whatever its tenant; for the engine.
-    async fn load_job(&self, id: JobId) -> Result<Job, StoreError>;
+    /// One job by id whatever its tenant: for the engine, which works for every tenant.
+    async fn get_job_any_tenant(&self, id: JobId) -> Result<Job, StoreError>;
 
     /// A page of a tenant's jobs, newest first, stable under concurrent inserts.
     async fn list_jobs(&self, query: &ListQuery) -> Result<JobPage, StoreError>;
 
     /// Writes `job`'s mutable fields (state, image id, failure, progress, attempts,
-    /// next attempt, lease) if the stored version is still `job.version`, and appends an event
+    /// next attempt, lease) if the stored version is still `job.version()`, and appends an event
     /// with `detail` when one is given; one transaction. Returns the stored job (version
     /// incremented, `updated_at` now, the event's sequence in `last_event_sequence`).
     /// [`StoreError::Conflict`] when the version moved on, [`StoreError::NotFound`] when there is

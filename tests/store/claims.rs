@@ -3,12 +3,12 @@
 use std::collections::HashSet;
 
 use amicopy::{
-    domain::{Job, JobId, JobState},
+    domain::{Job, JobId, JobState, StoredJob},
     store::{Claim, JobStore},
 };
 use chrono::{DateTime, Utc};
 
-use crate::harness::{Harness, create, new_job, now, request, secs};
+use crate::harness::{Harness, create, edited, new_job, now, request, secs};
 
 crate::on_both_engines!(
     only_due_free_jobs_in_the_asked_states_are_claimed,
@@ -30,14 +30,13 @@ fn claim(owner: &str, states: &[JobState], now: DateTime<Utc>, limit: u32) -> Cl
 }
 
 /// Records a queued job and then sets it as `change` says.
-async fn job_with(store: &dyn JobStore, name: &str, now: DateTime<Utc>, change: impl FnOnce(&mut Job)) -> Job {
-    let mut job = create(store, new_job("acme", request(name, None), now)).await;
-    change(&mut job);
-    store.update_job(&job, None).await.unwrap()
+async fn job_with(store: &dyn JobStore, name: &str, now: DateTime<Utc>, change: impl FnOnce(&mut StoredJob)) -> Job {
+    let job = create(store, new_job("acme", request(name, None), now)).await;
+    store.update_job(&edited(&job, change), None).await.unwrap()
 }
 
 fn ids(jobs: &[Job]) -> Vec<JobId> {
-    jobs.iter().map(|job| job.id).collect()
+    jobs.iter().map(|job| job.id()).collect()
 }
 
 async fn only_due_free_jobs_in_the_asked_states_are_claimed(h: &Harness) {
@@ -62,19 +61,23 @@ async fn only_due_free_jobs_in_the_asked_states_are_claimed(h: &Harness) {
         .claim_jobs(&claim("replica-a", &[JobState::Queued], now, 10))
         .await
         .unwrap();
-    assert_eq!(ids(&claimed), vec![due.id, due_now.id]);
+    assert_eq!(ids(&claimed), vec![due.id(), due_now.id()]);
     for (job, before) in claimed.iter().zip([&due, &due_now]) {
-        assert_eq!(job.version, before.version + 1);
-        assert_eq!(job.lease_owner.as_deref(), Some("replica-a"));
-        assert_eq!(job.lease_expires_at, Some(secs(now, 60)));
-        assert_eq!(store.load_job(job.id).await.unwrap(), *job, "the claim is stored");
+        assert_eq!(job.version(), before.version() + 1);
+        assert_eq!(job.lease_owner(), Some("replica-a"));
+        assert_eq!(job.lease_expires_at(), Some(secs(now, 60)));
+        assert_eq!(
+            store.get_job_any_tenant(job.id()).await.unwrap(),
+            *job,
+            "the claim is stored"
+        );
     }
     let copying = store
         .claim_jobs(&claim("replica-a", &[JobState::Copying, JobState::Cancelling], now, 10))
         .await
         .unwrap();
     assert_eq!(copying.len(), 1);
-    assert_eq!(copying[0].state, JobState::Copying);
+    assert_eq!(copying[0].state(), JobState::Copying);
     assert!(
         store
             .claim_jobs(&claim("replica-c", &[JobState::Queued], now, 10))
@@ -102,7 +105,7 @@ async fn claims_take_the_oldest_due_first_and_renew_the_claimants_own(h: &Harnes
                 j.next_attempt_at = secs(now, offset)
             })
             .await
-            .id,
+            .id(),
         ));
     }
     by_due.sort();
@@ -119,8 +122,8 @@ async fn claims_take_the_oldest_due_first_and_renew_the_claimants_own(h: &Harnes
         .await
         .unwrap();
     assert_eq!(ids(&again), by_due.iter().map(|(_, id)| *id).collect::<Vec<_>>());
-    assert!(again.iter().all(|job| job.lease_expires_at == Some(secs(later, 60))));
-    assert_eq!(again[0].version, first[0].version + 1);
+    assert!(again.iter().all(|job| job.lease_expires_at() == Some(secs(later, 60))));
+    assert_eq!(again[0].version(), first[0].version() + 1);
 }
 
 async fn an_expired_lease_is_taken_over(h: &Harness) {
@@ -142,10 +145,9 @@ async fn an_expired_lease_is_taken_over(h: &Harness) {
         .claim_jobs(&claim("replica-a", &[JobState::Queued], secs(now, 30), 10))
         .await
         .unwrap();
-    assert_eq!(ids(&taken), vec![job.id]);
-    assert_eq!(taken[0].lease_owner.as_deref(), Some("replica-a"));
-    let mut late = job;
-    late.state = JobState::Copying;
+    assert_eq!(ids(&taken), vec![job.id()]);
+    assert_eq!(taken[0].lease_owner(), Some("replica-a"));
+    let late = edited(&job, |j| j.state = JobState::Copying);
     assert!(
         store.update_job(&late, Some("the dead replica woke up")).await.is_err(),
         "its stale version conflicts"
@@ -162,7 +164,7 @@ async fn a_claim_of_zero_takes_nothing(h: &Harness) {
             .unwrap()
             .is_empty()
     );
-    assert_eq!(h.store.load_job(job.id).await.unwrap(), job);
+    assert_eq!(h.store.get_job_any_tenant(job.id()).await.unwrap(), job);
 }
 
 async fn concurrent_claimants_never_share_a_job(h: &Harness) {
@@ -175,7 +177,7 @@ async fn concurrent_claimants_never_share_a_job(h: &Harness) {
                 new_job("acme", request(&format!("shared {i}"), None), secs(now, -i)),
             )
             .await
-            .id,
+            .id(),
         );
     }
     let claimants: Vec<_> = (0..4)
@@ -192,9 +194,9 @@ async fn concurrent_claimants_never_share_a_job(h: &Harness) {
                         return mine;
                     }
                     // Work on each as the engine would: done for now, due again much later.
-                    for mut job in claimed {
-                        mine.push(job.id);
-                        job.next_attempt_at = secs(now, 3600);
+                    for job in claimed {
+                        mine.push(job.id());
+                        let job = edited(&job, |j| j.next_attempt_at = secs(now, 3600));
                         store.update_job(&job, None).await.expect("the claimant holds the job");
                     }
                 }
@@ -229,25 +231,26 @@ async fn deferred_jobs_are_released_and_not_due_until_later(h: &Harness) {
     .await;
 
     let mut asked = ids(&mine);
-    asked.push(other.id);
+    asked.push(other.id());
     let deferred = store.defer_jobs(&asked, "replica-a", secs(now, 30)).await.unwrap();
     assert_eq!(deferred, 2, "only the claimant's own jobs are deferred");
     for job in &mine {
-        let stored = store.load_job(job.id).await.unwrap();
-        assert_eq!(stored.next_attempt_at, secs(now, 30));
-        assert_eq!(stored.lease_owner, None);
+        let stored = store.get_job_any_tenant(job.id()).await.unwrap();
+        assert_eq!(stored.next_attempt_at(), secs(now, 30));
+        assert_eq!(stored.lease_owner(), None);
         assert_eq!(
-            stored.version,
-            job.version + 1,
+            stored.version(),
+            job.version() + 1,
             "deferring is a change: stale writers conflict"
         );
         assert_eq!(
-            stored.last_event_sequence, job.last_event_sequence,
+            stored.last_event_sequence(),
+            job.last_event_sequence(),
             "no event is appended"
         );
     }
-    let untouched = store.load_job(other.id).await.unwrap();
-    assert_eq!(untouched.lease_owner.as_deref(), Some("replica-b"));
+    let untouched = store.get_job_any_tenant(other.id()).await.unwrap();
+    assert_eq!(untouched.lease_owner(), Some("replica-b"));
 
     let next = store
         .claim_jobs(&claim("replica-a", &[JobState::Queued], now, 10))
@@ -255,7 +258,7 @@ async fn deferred_jobs_are_released_and_not_due_until_later(h: &Harness) {
         .unwrap();
     let next_ids: HashSet<JobId> = ids(&next).into_iter().collect();
     assert_eq!(next.len(), 1, "the deferred jobs are not due, the held one is not free");
-    assert!(mine.iter().all(|job| !next_ids.contains(&job.id)));
+    assert!(mine.iter().all(|job| !next_ids.contains(&job.id())));
     let later = store
         .claim_jobs(&claim("replica-a", &[JobState::Queued], secs(now, 31), 10))
         .await

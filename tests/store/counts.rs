@@ -5,7 +5,7 @@ use amicopy::{
     store::StateCount,
 };
 
-use crate::harness::{Harness, create, new_job, now, parse, request};
+use crate::harness::{Harness, create, edited, new_job, now, parse, request};
 
 crate::on_both_engines!(jobs_are_counted_per_state_and_destination_region);
 
@@ -22,9 +22,10 @@ async fn jobs_are_counted_per_state_and_destination_region(h: &Harness) {
         ..Default::default()
     });
     let copying = create(&*h.store, new_job("acme", to_ireland, now())).await;
-    let mut started = copying.clone();
-    started.state = JobState::Copying;
-    started.image_id = Some("ami-0123456789abcdef0".to_owned());
+    let started = edited(&copying, |j| {
+        j.state = JobState::Copying;
+        j.image_id = Some("ami-0123456789abcdef0".to_owned());
+    });
     h.store.update_job(&started, Some("copy started")).await.unwrap();
 
     let mut counts = h.store.count_by_state().await.unwrap();

@@ -10,7 +10,7 @@ use amicopy::{
 };
 use futures::StreamExt;
 
-use crate::harness::{Engine, Harness, create, new_job, now, request};
+use crate::harness::{Engine, Harness, create, edited, new_job, now, request};
 
 crate::on_both_engines!(
     everything_survives_a_restart,
@@ -23,22 +23,23 @@ async fn everything_survives_a_restart(h: &Harness) {
         new_job("acme", request("durable", Some("tok-durable")), now()),
     )
     .await;
-    let mut copying = first.clone();
-    copying.state = JobState::Copying;
-    copying.image_id = Some("ami-0123456789abcdef0".to_owned());
+    let copying = edited(&first, |j| {
+        j.state = JobState::Copying;
+        j.image_id = Some("ami-0123456789abcdef0".to_owned());
+    });
     let copying = h.store.update_job(&copying, Some("copy started")).await.unwrap();
     let second = create(&*h.store, new_job("globex", request("durable too", None), now())).await;
-    let events = h.store.list_events(first.id, 0, 10).await.unwrap();
+    let events = h.store.list_events(first.id(), 0, 10).await.unwrap();
 
     let reopened = h.open_again().await;
-    assert_eq!(reopened.load_job(first.id).await.unwrap(), copying);
-    assert_eq!(reopened.get_job("globex", second.id).await.unwrap(), second);
-    assert_eq!(reopened.list_events(first.id, 0, 10).await.unwrap(), events);
+    assert_eq!(reopened.get_job_any_tenant(first.id()).await.unwrap(), copying);
+    assert_eq!(reopened.get_tenant_job("globex", second.id()).await.unwrap(), second);
+    assert_eq!(reopened.list_events(first.id(), 0, 10).await.unwrap(), events);
     let retried = reopened
-        .create_job(new_job("acme", request("durable", Some("tok-durable")), now()))
+        .create_job(&new_job("acme", request("durable", Some("tok-durable")), now()))
         .await
         .unwrap();
-    assert_eq!(retried.job().id, first.id, "client tokens outlive restarts");
+    assert_eq!(retried.job().id(), first.id(), "client tokens outlive restarts");
 }
 
 async fn the_change_feed_reports_updates_from_other_processes(h: &Harness) {
@@ -48,12 +49,12 @@ async fn the_change_feed_reports_updates_from_other_processes(h: &Harness) {
         return;
     };
     let other = h.open_again().await;
-    let mut job = create(&*other, new_job("acme", request("announced", None), now())).await;
-    job.state = JobState::Copying;
+    let job = create(&*other, new_job("acme", request("announced", None), now())).await;
+    let job = edited(&job, |j| j.state = JobState::Copying);
     let job = other.update_job(&job, Some("copy started")).await.unwrap();
     job_without_event(&*other, job.clone()).await;
 
-    let wanted = (job.id, 2);
+    let wanted = (job.id(), 2);
     let seen = tokio::time::timeout(Duration::from_secs(30), async {
         let mut seen = Vec::new();
         while let Some(item) = feed.next().await {
@@ -69,13 +70,13 @@ async fn the_change_feed_reports_updates_from_other_processes(h: &Harness) {
     .expect("the notification arrives");
     assert_eq!(
         seen,
-        vec![(job.id, 1), (job.id, 2)],
+        vec![(job.id(), 1), (job.id(), 2)],
         "one notification per event, in order"
     );
 }
 
-async fn job_without_event(store: &dyn store::JobStore, mut job: amicopy::domain::Job) {
-    job.progress_percent = Some(10);
+async fn job_without_event(store: &dyn store::JobStore, job: amicopy::domain::Job) {
+    let job = edited(&job, |j| j.progress_percent = Some(10));
     store.update_job(&job, None).await.unwrap();
 }
 
@@ -92,7 +93,7 @@ async fn two_replicas_starting_together_migrate_a_fresh_postgres_database() {
     );
     let (a, b) = (a.expect("replica a starts"), b.expect("replica b starts"));
     let job = create(&*a, new_job("acme", request("migrated", None), now())).await;
-    assert_eq!(b.load_job(job.id).await.unwrap(), job);
+    assert_eq!(b.get_job_any_tenant(job.id()).await.unwrap(), job);
     drop((a, b));
     database.drop_database().await.unwrap();
 }

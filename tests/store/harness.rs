@@ -3,8 +3,8 @@
 use std::{sync::Arc, time::Duration};
 
 use amicopy::{
-    domain::{CopyImageInput, CopyRequest, JobId, Region},
-    store::{self, Created, JobStore, NewJob},
+    domain::{Change, CopyImageInput, CopyRequest, Job, JobId, Region, StoredJob},
+    store::{self, Created, JobStore},
     testing::postgres::{TestDatabase, postgres_tests_skipped},
 };
 use chrono::{DateTime, Utc};
@@ -137,20 +137,22 @@ pub fn request(name: &str, token: Option<&str>) -> CopyRequest {
 }
 
 /// A job to record for `tenant`, accepted at `now`, without a lease.
-pub fn new_job(tenant: &str, request: CopyRequest, now: DateTime<Utc>) -> NewJob {
-    NewJob {
-        id: JobId::new(),
-        tenant: tenant.to_owned(),
-        request,
-        lease: None,
-        now,
-    }
+pub fn new_job(tenant: &str, request: CopyRequest, now: DateTime<Utc>) -> Change {
+    Job::accept(JobId::new(), tenant, request, now, None)
 }
 
 /// Records a job that must be new.
-pub async fn create(store: &dyn JobStore, new: NewJob) -> amicopy::domain::Job {
-    match store.create_job(new).await.expect("job recorded") {
+pub async fn create(store: &dyn JobStore, new: Change) -> Job {
+    match store.create_job(&new).await.expect("job recorded") {
         Created::New(job) => job,
-        Created::Existing(job) => panic!("expected a new job, got existing {}", job.id),
+        Created::Existing(job) => panic!("expected a new job, got existing {}", job.id()),
     }
+}
+
+/// `job` with fields set as `edit` says, whatever its state allows: the store's conformance
+/// tests write rows the way any engine version might, not only through today's transitions.
+pub fn edited(job: &Job, edit: impl FnOnce(&mut StoredJob)) -> Job {
+    let mut stored = job.to_stored();
+    edit(&mut stored);
+    Job::restore(stored)
 }

@@ -30,7 +30,7 @@ async fn same_token_same_params_returns_the_existing_job(h: &Harness) {
     let first = create(&*h.store, new_job("acme", request("retried", Some("tok-1")), now())).await;
     let again = h
         .store
-        .create_job(new_job("acme", request("retried", Some("tok-1")), now()))
+        .create_job(&new_job("acme", request("retried", Some("tok-1")), now()))
         .await
         .unwrap();
     let Created::Existing(existing) = again else {
@@ -39,7 +39,7 @@ async fn same_token_same_params_returns_the_existing_job(h: &Harness) {
     assert_eq!(existing, first);
     assert_eq!(count(h, "acme").await, 1);
     assert_eq!(
-        h.store.list_events(first.id, 0, 10).await.unwrap().len(),
+        h.store.list_events(first.id(), 0, 10).await.unwrap().len(),
         1,
         "a retry appends no event"
     );
@@ -49,11 +49,11 @@ async fn same_token_other_params_is_mismatch(h: &Harness) {
     let first = create(&*h.store, new_job("acme", request("original", Some("tok-2")), now())).await;
     let other = h
         .store
-        .create_job(new_job("acme", request("changed", Some("tok-2")), now()))
+        .create_job(&new_job("acme", request("changed", Some("tok-2")), now()))
         .await;
     match other {
         Err(StoreError::IdempotentParameterMismatch { token, existing }) => {
-            assert_eq!((token.as_str(), existing), ("tok-2", first.id));
+            assert_eq!((token.as_str(), existing), ("tok-2", first.id()));
         }
         other => panic!("expected a mismatch, got {other:?}"),
     }
@@ -66,7 +66,7 @@ async fn no_token_creates_a_new_job_every_time(h: &Harness) {
         ids.insert(
             create(&*h.store, new_job("acme", request("untokened", None), now()))
                 .await
-                .id,
+                .id(),
         );
     }
     assert_eq!(ids.len(), 3);
@@ -91,7 +91,7 @@ async fn same_token_in_another_region_or_tenant_is_another_job(h: &Harness) {
         new_job("globex", request("scoped token", Some("tok-3")), now()),
     )
     .await;
-    assert_eq!(HashSet::from([west.id, in_europe.id, for_globex.id]).len(), 3);
+    assert_eq!(HashSet::from([west.id(), in_europe.id(), for_globex.id()]).len(), 3);
     // Tokens are case-sensitive, as on EC2.
     create(
         &*h.store,
@@ -106,7 +106,7 @@ async fn fifty_concurrent_identical_calls_create_exactly_one_job(h: &Harness) {
             let store = h.store.clone();
             tokio::spawn(async move {
                 store
-                    .create_job(new_job("acme", request("stampede", Some("tok-50")), now()))
+                    .create_job(&new_job("acme", request("stampede", Some("tok-50")), now()))
                     .await
             })
         })
@@ -117,10 +117,10 @@ async fn fifty_concurrent_identical_calls_create_exactly_one_job(h: &Harness) {
         match call.expect("task ran").expect("every call succeeds") {
             Created::New(job) => {
                 new += 1;
-                ids.insert(job.id);
+                ids.insert(job.id());
             }
             Created::Existing(job) => {
-                ids.insert(job.id);
+                ids.insert(job.id());
             }
         }
     }

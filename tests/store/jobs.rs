@@ -1,11 +1,11 @@
 //! Recording, reading and listing jobs.
 
 use amicopy::{
-    domain::{CopyImageInput, JobId, JobState, Tag, TagSpecificationInput},
+    domain::{CopyImageInput, Job, JobId, JobState, Tag, TagSpecificationInput},
     store::{ListQuery, PageToken, StoreError},
 };
 
-use crate::harness::{Harness, create, new_job, now, parse, request, secs};
+use crate::harness::{Harness, create, edited, new_job, now, parse, request, secs};
 
 crate::on_both_engines!(
     a_created_job_is_queued_with_its_first_event,
@@ -19,27 +19,30 @@ crate::on_both_engines!(
 
 async fn a_created_job_is_queued_with_its_first_event(h: &Harness) {
     let now = now();
-    let mut new = new_job("acme", request("first", None), now);
-    new.lease = Some(("replica-a".to_owned(), secs(now, 30)));
-    let id = new.id;
+    let id = JobId::new();
+    let lease = ("replica-a".to_owned(), secs(now, 30));
+    let new = Job::accept(id, "acme", request("first", None), now, Some(lease));
     let job = create(&*h.store, new.clone()).await;
 
-    assert_eq!(job.id, id);
-    assert_eq!(job.tenant, "acme");
-    assert_eq!(job.request, new.request);
-    assert_eq!(job.request_hash, new.request.fingerprint());
-    assert_eq!(job.state, JobState::Queued);
-    assert_eq!((job.version, job.attempts, job.last_event_sequence), (1, 0, 1));
+    assert_eq!(job.id(), id);
+    assert_eq!(job.tenant(), "acme");
+    assert_eq!(job.request(), new.job().request());
+    assert_eq!(job.request_hash(), new.job().request().fingerprint());
+    assert_eq!(job.state(), JobState::Queued);
+    assert_eq!((job.version(), job.attempts(), job.last_event_sequence()), (1, 0, 1));
     assert_eq!(
-        (job.image_id.clone(), job.failure.clone(), job.progress_percent),
+        (job.image_id(), job.failure(), job.progress_percent()),
         (None, None, None)
     );
-    assert_eq!((job.created_at, job.updated_at, job.next_attempt_at), (now, now, now));
-    assert_eq!(job.lease_owner.as_deref(), Some("replica-a"));
-    assert_eq!(job.lease_expires_at, Some(secs(now, 30)));
+    assert_eq!(
+        (job.created_at(), job.updated_at(), job.next_attempt_at()),
+        (now, now, now)
+    );
+    assert_eq!(job.lease_owner(), Some("replica-a"));
+    assert_eq!(job.lease_expires_at(), Some(secs(now, 30)));
 
-    assert_eq!(h.store.get_job("acme", id).await.unwrap(), job);
-    assert_eq!(h.store.load_job(id).await.unwrap(), job);
+    assert_eq!(h.store.get_tenant_job("acme", id).await.unwrap(), job);
+    assert_eq!(h.store.get_job_any_tenant(id).await.unwrap(), job);
     let events = h.store.list_events(id, 0, 10).await.unwrap();
     assert_eq!(events.len(), 1);
     assert_eq!(
@@ -91,19 +94,24 @@ async fn every_request_field_survives_the_round_trip(h: &Harness) {
     for input in [full, outpost, zone, zone_id] {
         let request = parse(input);
         let job = create(&*h.store, new_job("acme", request.clone(), now())).await;
-        let stored = h.store.load_job(job.id).await.unwrap();
-        assert_eq!(stored.request, request);
-        assert_eq!(stored.request.fingerprint(), stored.request_hash);
+        let stored = h.store.get_job_any_tenant(job.id()).await.unwrap();
+        assert_eq!(stored.request(), &request);
+        assert_eq!(stored.request().fingerprint(), stored.request_hash());
     }
 }
 
 async fn jobs_are_scoped_to_their_tenant(h: &Harness) {
     let job = create(&*h.store, new_job("acme", request("scoped", None), now())).await;
-    assert!(matches!(h.store.get_job("globex", job.id).await, Err(StoreError::NotFound(id)) if id == job.id));
-    assert_eq!(h.store.load_job(job.id).await.unwrap().tenant, "acme");
+    assert!(
+        matches!(h.store.get_tenant_job("globex", job.id()).await, Err(StoreError::NotFound(id)) if id == job.id())
+    );
+    assert_eq!(h.store.get_job_any_tenant(job.id()).await.unwrap().tenant(), "acme");
     let missing = JobId::new();
-    assert!(matches!(h.store.get_job("acme", missing).await, Err(StoreError::NotFound(id)) if id == missing));
-    assert!(matches!(h.store.load_job(missing).await, Err(StoreError::NotFound(_))));
+    assert!(matches!(h.store.get_tenant_job("acme", missing).await, Err(StoreError::NotFound(id)) if id == missing));
+    assert!(matches!(
+        h.store.get_job_any_tenant(missing).await,
+        Err(StoreError::NotFound(_))
+    ));
     let page = h.store.list_jobs(&query("globex", 10)).await.unwrap();
     assert!(page.jobs.is_empty() && page.next_page_token.is_none());
 }
@@ -122,7 +130,7 @@ async fn all_pages(h: &Harness, mut query: ListQuery) -> Vec<Vec<JobId>> {
     loop {
         let page = h.store.list_jobs(&query).await.unwrap();
         assert!(page.jobs.len() <= query.page_size as usize);
-        pages.push(page.jobs.iter().map(|job| job.id).collect());
+        pages.push(page.jobs.iter().map(|job| job.id()).collect());
         match page.next_page_token {
             Some(token) => query.page_token = Some(token),
             None => return pages,
@@ -140,17 +148,17 @@ async fn jobs_are_listed_newest_first_page_by_page(h: &Harness) {
                 new_job("acme", request(&format!("job {i}"), None), secs(start, i)),
             )
             .await
-            .id,
+            .id(),
         );
     }
     // Two jobs in the same microsecond are ordered by id.
     let tie = [
         create(&*h.store, new_job("acme", request("tie a", None), secs(start, 3)))
             .await
-            .id,
+            .id(),
         create(&*h.store, new_job("acme", request("tie b", None), secs(start, 3)))
             .await
-            .id,
+            .id(),
     ];
     create(
         &*h.store,
@@ -192,44 +200,42 @@ async fn list_filters_by_state_and_regions(h: &Harness) {
         });
         made.push(create(&*h.store, new_job("acme", request, secs(now, i as i64))).await);
     }
-    let mut copying = made[1].clone();
-    copying.state = JobState::Copying;
+    let copying = edited(&made[1], |j| j.state = JobState::Copying);
     h.store.update_job(&copying, Some("copying")).await.unwrap();
-    let mut failed = made[2].clone();
-    failed.state = JobState::Failed;
+    let failed = edited(&made[2], |j| j.state = JobState::Failed);
     h.store.update_job(&failed, Some("failed")).await.unwrap();
 
-    let ids = |jobs: Vec<amicopy::domain::Job>| jobs.into_iter().map(|job| job.id).collect::<Vec<_>>();
+    let ids = |jobs: Vec<amicopy::domain::Job>| jobs.into_iter().map(|job| job.id()).collect::<Vec<_>>();
     let list = |query: ListQuery| async move { ids(h.store.list_jobs(&query).await.unwrap().jobs) };
     let base = query("acme", 10);
-    assert_eq!(list(base.clone()).await, vec![made[2].id, made[1].id, made[0].id]);
+    assert_eq!(list(base.clone()).await, vec![made[2].id(), made[1].id(), made[0].id()]);
     let by_state = ListQuery {
         states: vec![JobState::Copying],
         ..base.clone()
     };
-    assert_eq!(list(by_state).await, vec![made[1].id]);
+    assert_eq!(list(by_state).await, vec![made[1].id()]);
     let by_states = ListQuery {
         states: vec![JobState::Queued, JobState::Failed],
         ..base.clone()
     };
-    assert_eq!(list(by_states).await, vec![made[2].id, made[0].id]);
+    assert_eq!(list(by_states).await, vec![made[2].id(), made[0].id()]);
     let by_source = ListQuery {
         source_region: Some("us-east-1".to_owned()),
         ..base.clone()
     };
-    assert_eq!(list(by_source).await, vec![made[1].id, made[0].id]);
+    assert_eq!(list(by_source).await, vec![made[1].id(), made[0].id()]);
     let by_destination = ListQuery {
         destination_region: Some("us-west-2".to_owned()),
         ..base.clone()
     };
-    assert_eq!(list(by_destination).await, vec![made[2].id, made[0].id]);
+    assert_eq!(list(by_destination).await, vec![made[2].id(), made[0].id()]);
     let combined = ListQuery {
         states: vec![JobState::Queued, JobState::Copying],
         source_region: Some("us-east-1".to_owned()),
         destination_region: Some("eu-west-1".to_owned()),
         ..base.clone()
     };
-    assert_eq!(list(combined).await, vec![made[1].id]);
+    assert_eq!(list(combined).await, vec![made[1].id()]);
     let none = ListQuery {
         states: vec![JobState::Cancelled],
         ..base
@@ -247,12 +253,12 @@ async fn pages_stay_stable_when_jobs_are_inserted_between_them(h: &Harness) {
                 new_job("acme", request(&format!("old {i}"), None), secs(start, i)),
             )
             .await
-            .id,
+            .id(),
         );
     }
     let first = h.store.list_jobs(&query("acme", 2)).await.unwrap();
     assert_eq!(
-        first.jobs.iter().map(|j| j.id).collect::<Vec<_>>(),
+        first.jobs.iter().map(|j| j.id()).collect::<Vec<_>>(),
         vec![older[4], older[3]]
     );
     for i in 0..3 {
@@ -284,8 +290,8 @@ async fn a_page_token_resumes_after_its_position_and_garbage_is_invalid(h: &Harn
     // A token decoded from its string form resumes where it says, whatever issued it.
     let token = PageToken::decode(
         &PageToken {
-            created_at: b.created_at,
-            id: b.id,
+            created_at: b.created_at(),
+            id: b.id(),
         }
         .encode(),
     )
@@ -298,7 +304,7 @@ async fn a_page_token_resumes_after_its_position_and_garbage_is_invalid(h: &Harn
         })
         .await
         .unwrap();
-    assert_eq!(page.jobs.iter().map(|j| j.id).collect::<Vec<_>>(), vec![a.id]);
+    assert_eq!(page.jobs.iter().map(|j| j.id()).collect::<Vec<_>>(), vec![a.id()]);
     for garbage in ["", "not-hex", "00ff", &hex_of("v1:abc:def")] {
         assert!(
             matches!(PageToken::decode(garbage), Err(StoreError::InvalidPageToken)),

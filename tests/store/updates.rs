@@ -5,7 +5,7 @@ use amicopy::{
     store::StoreError,
 };
 
-use crate::harness::{Harness, create, new_job, now, parse, request, secs};
+use crate::harness::{Harness, create, edited, new_job, now, parse, request, secs};
 
 crate::on_both_engines!(
     an_update_with_a_stale_version_conflicts,
@@ -15,28 +15,25 @@ crate::on_both_engines!(
 
 async fn an_update_with_a_stale_version_conflicts(h: &Harness) {
     let job = create(&*h.store, new_job("acme", request("versioned", None), now())).await;
-    let mut change = job.clone();
-    change.attempts = 1;
+    let change = edited(&job, |j| j.attempts = 1);
     let stored = h.store.update_job(&change, None).await.unwrap();
-    assert_eq!((stored.version, stored.attempts), (2, 1));
-    assert!(stored.updated_at >= job.updated_at);
-    assert_eq!(h.store.load_job(job.id).await.unwrap(), stored);
+    assert_eq!((stored.version(), stored.attempts()), (2, 1));
+    assert!(stored.updated_at() >= job.updated_at());
+    assert_eq!(h.store.get_job_any_tenant(job.id()).await.unwrap(), stored);
 
-    let mut stale = job.clone();
-    stale.state = JobState::Cancelled;
+    let stale = edited(&job, |j| j.state = JobState::Cancelled);
     assert!(
-        matches!(h.store.update_job(&stale, Some("too late")).await, Err(StoreError::Conflict(id)) if id == job.id)
+        matches!(h.store.update_job(&stale, Some("too late")).await, Err(StoreError::Conflict(id)) if id == job.id())
     );
-    let unchanged = h.store.load_job(job.id).await.unwrap();
+    let unchanged = h.store.get_job_any_tenant(job.id()).await.unwrap();
     assert_eq!(unchanged, stored, "a conflicting update changes nothing");
     assert_eq!(
-        h.store.list_events(job.id, 0, 10).await.unwrap().len(),
+        h.store.list_events(job.id(), 0, 10).await.unwrap().len(),
         1,
         "nor appends an event"
     );
 
-    let mut unknown = job;
-    unknown.id = JobId::new();
+    let unknown = edited(&job, |j| j.id = JobId::new());
     assert!(matches!(
         h.store.update_job(&unknown, None).await,
         Err(StoreError::NotFound(_))
@@ -47,34 +44,44 @@ async fn events_are_appended_in_order_without_gaps(h: &Harness) {
     let now = now();
     let mut job = create(&*h.store, new_job("acme", request("eventful", None), now)).await;
 
-    job.state = JobState::Copying;
-    job.attempts = 1;
-    job.image_id = Some("ami-0123456789abcdef0".to_owned());
-    job.lease_owner = Some("replica-a".to_owned());
-    job.lease_expires_at = Some(secs(now, 30));
+    job = edited(&job, |j| {
+        j.state = JobState::Copying;
+        j.attempts = 1;
+        j.image_id = Some("ami-0123456789abcdef0".to_owned());
+        j.lease_owner = Some("replica-a".to_owned());
+        j.lease_expires_at = Some(secs(now, 30));
+    });
     job = h.store.update_job(&job, Some("copy started")).await.unwrap();
-    assert_eq!((job.version, job.last_event_sequence), (2, 2));
-    assert_eq!(job.lease_owner.as_deref(), Some("replica-a"));
-    assert_eq!(job.lease_expires_at, Some(secs(now, 30)));
+    assert_eq!((job.version(), job.last_event_sequence()), (2, 2));
+    assert_eq!(job.lease_owner(), Some("replica-a"));
+    assert_eq!(job.lease_expires_at(), Some(secs(now, 30)));
 
-    job.progress_percent = Some(40);
-    job.next_attempt_at = secs(now, 5);
+    job = edited(&job, |j| {
+        j.progress_percent = Some(40);
+        j.next_attempt_at = secs(now, 5);
+    });
     job = h.store.update_job(&job, None).await.unwrap();
-    assert_eq!((job.version, job.last_event_sequence), (3, 2), "no detail, no event");
-    assert_eq!(job.next_attempt_at, secs(now, 5));
+    assert_eq!(
+        (job.version(), job.last_event_sequence()),
+        (3, 2),
+        "no detail, no event"
+    );
+    assert_eq!(job.next_attempt_at(), secs(now, 5));
 
-    job.progress_percent = Some(60);
+    job = edited(&job, |j| j.progress_percent = Some(60));
     job = h.store.update_job(&job, Some("60% copied")).await.unwrap();
-    job.state = JobState::Failed;
-    job.failure = Some(Failure::new("InvalidAMIID.NotFound", "gone"));
-    job.lease_owner = None;
-    job.lease_expires_at = None;
+    job = edited(&job, |j| {
+        j.state = JobState::Failed;
+        j.failure = Some(Failure::new("InvalidAMIID.NotFound", "gone"));
+        j.lease_owner = None;
+        j.lease_expires_at = None;
+    });
     job = h.store.update_job(&job, Some("copy failed")).await.unwrap();
-    assert_eq!((job.version, job.last_event_sequence), (5, 4));
-    assert_eq!(job.failure, Some(Failure::new("InvalidAMIID.NotFound", "gone")));
-    assert_eq!((job.lease_owner.clone(), job.lease_expires_at), (None, None));
+    assert_eq!((job.version(), job.last_event_sequence()), (5, 4));
+    assert_eq!(job.failure(), Some(&Failure::new("InvalidAMIID.NotFound", "gone")));
+    assert_eq!((job.lease_owner(), job.lease_expires_at()), (None, None));
 
-    let events = h.store.list_events(job.id, 0, 100).await.unwrap();
+    let events = h.store.list_events(job.id(), 0, 100).await.unwrap();
     let summary: Vec<_> = events
         .iter()
         .map(|e| {
@@ -108,11 +115,11 @@ async fn events_are_appended_in_order_without_gaps(h: &Harness) {
             .all(|e| e.image_id.as_deref() == Some("ami-0123456789abcdef0"))
     );
     assert!(events.windows(2).all(|w| w[0].created_at <= w[1].created_at));
-    assert_eq!(events[3].created_at, job.updated_at);
+    assert_eq!(events[3].created_at, job.updated_at());
 
-    let tail = h.store.list_events(job.id, 2, 1).await.unwrap();
+    let tail = h.store.list_events(job.id(), 2, 1).await.unwrap();
     assert_eq!(tail.iter().map(|e| e.sequence).collect::<Vec<_>>(), vec![3]);
-    assert!(h.store.list_events(job.id, 4, 10).await.unwrap().is_empty());
+    assert!(h.store.list_events(job.id(), 4, 10).await.unwrap().is_empty());
     assert!(h.store.list_events(JobId::new(), 0, 10).await.unwrap().is_empty());
 }
 
@@ -135,15 +142,15 @@ async fn count_jobs_counts_one_region_in_the_given_states(h: &Harness) {
         );
     }
     create(&*h.store, new_job("globex", into("us-west-2", "other tenant"), now())).await;
-    let mut europe = create(&*h.store, new_job("acme", into("eu-west-1", "europe 0"), now())).await;
+    let europe = create(&*h.store, new_job("acme", into("eu-west-1", "europe 0"), now())).await;
     for (job, state) in west
-        .iter_mut()
+        .iter()
         .zip([JobState::Copying, JobState::Copying, JobState::Cancelling])
     {
-        job.state = state;
-        h.store.update_job(job, Some("moved")).await.unwrap();
+        let job = edited(job, |j| j.state = state);
+        h.store.update_job(&job, Some("moved")).await.unwrap();
     }
-    europe.state = JobState::Copying;
+    let europe = edited(&europe, |j| j.state = JobState::Copying);
     h.store.update_job(&europe, Some("moved")).await.unwrap();
 
     let in_progress = [JobState::Copying, JobState::Cancelling];

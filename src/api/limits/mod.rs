@@ -13,6 +13,8 @@ use std::time::Duration;
 
 use clap::Args;
 
+use crate::flags;
+
 mod rate;
 mod shed;
 mod watches;
@@ -22,18 +24,18 @@ pub use shed::{ShedAsUnavailableLayer, ShedAsUnavailableService};
 pub use watches::{WatchSlot, WatchSlots};
 
 #[cfg(doc)]
-use super::caller::Caller;
+use crate::auth::Caller;
 
 /// Protective limits settings.
 #[derive(Args, Debug, Clone)]
 pub struct LimitSettings {
     /// ImageCopyService calls each tenant may make per second, on average; 0 turns the limit
     /// off.
-    #[arg(long, env = "AMICOPY_TENANT_REQUESTS_PER_SECOND", default_value_t = 20.0)]
+    #[arg(long, env = "AMICOPY_TENANT_REQUESTS_PER_SECOND", default_value = "20", value_parser = flags::non_negative, allow_negative_numbers = true)]
     pub tenant_requests_per_second: f64,
 
     /// ImageCopyService calls each tenant may make at once before the per-second rate applies.
-    #[arg(long, env = "AMICOPY_TENANT_REQUEST_BURST", default_value_t = 40)]
+    #[arg(long, env = "AMICOPY_TENANT_REQUEST_BURST", default_value = "40", value_parser = flags::positive_count, allow_negative_numbers = true)]
     pub tenant_request_burst: u32,
 
     /// WatchCopyJob streams each tenant may hold open at once; 0 means no cap.
@@ -42,52 +44,36 @@ pub struct LimitSettings {
 
     /// Calls the server handles at once, all tenants together; more are refused with
     /// UNAVAILABLE at once. Streams count only while they start.
-    #[arg(long, env = "AMICOPY_MAX_CONCURRENT_REQUESTS", default_value_t = 256)]
+    #[arg(long, env = "AMICOPY_MAX_CONCURRENT_REQUESTS", default_value = "256", value_parser = positive_usize, allow_negative_numbers = true)]
     pub max_concurrent_requests: usize,
 
     /// Seconds a call may take before it is answered CANCELLED (a stream: before its first
     /// response). A shorter grpc-timeout from the client wins.
-    #[arg(long, env = "AMICOPY_REQUEST_TIMEOUT_SECONDS", default_value_t = 30.0)]
-    pub request_timeout_seconds: f64,
+    #[arg(value_name = "SECONDS", long = "request-timeout-seconds", env = "AMICOPY_REQUEST_TIMEOUT_SECONDS", default_value = "30", value_parser = flags::positive_seconds, allow_negative_numbers = true)]
+    pub request_timeout: Duration,
 
     /// Largest request message accepted, in bytes.
-    #[arg(long, env = "AMICOPY_MAX_MESSAGE_BYTES", default_value_t = 4 * 1024 * 1024)]
+    #[arg(long, env = "AMICOPY_MAX_MESSAGE_BYTES", default_value = "4194304", value_parser = positive_usize, allow_negative_numbers = true)]
     pub max_message_bytes: usize,
 
     /// Seconds between HTTP/2 pings on idle connections, so dead watchers are noticed; 0 turns
     /// keepalive off.
-    #[arg(long, env = "AMICOPY_HTTP2_KEEPALIVE_SECONDS", default_value_t = 30.0)]
-    pub http2_keepalive_seconds: f64,
+    #[arg(value_name = "SECONDS", long = "http2-keepalive-seconds", env = "AMICOPY_HTTP2_KEEPALIVE_SECONDS", default_value = "30", value_parser = flags::seconds, allow_negative_numbers = true)]
+    pub http2_keepalive: Duration,
 
     /// Seconds to wait for a ping's answer before the connection is closed.
-    #[arg(long, env = "AMICOPY_HTTP2_KEEPALIVE_TIMEOUT_SECONDS", default_value_t = 10.0)]
-    pub http2_keepalive_timeout_seconds: f64,
+    #[arg(value_name = "SECONDS", long = "http2-keepalive-timeout-seconds", env = "AMICOPY_HTTP2_KEEPALIVE_TIMEOUT_SECONDS", default_value = "10", value_parser = flags::positive_seconds, allow_negative_numbers = true)]
+    pub http2_keepalive_timeout: Duration,
 }
 
 impl LimitSettings {
-    /// The request timeout, or the flag and what is wrong with it.
-    pub fn request_timeout(&self) -> Result<Duration, (&'static str, String)> {
-        positive_seconds("--request-timeout-seconds", self.request_timeout_seconds)
-    }
-
     /// The keepalive interval and timeout; `None` when keepalive is off.
-    pub fn keepalive(&self) -> Result<Option<(Duration, Duration)>, (&'static str, String)> {
-        if self.http2_keepalive_seconds == 0.0 {
-            return Ok(None);
-        }
-        Ok(Some((
-            positive_seconds("--http2-keepalive-seconds", self.http2_keepalive_seconds)?,
-            positive_seconds(
-                "--http2-keepalive-timeout-seconds",
-                self.http2_keepalive_timeout_seconds,
-            )?,
-        )))
+    pub fn keepalive(&self) -> Option<(Duration, Duration)> {
+        (!self.http2_keepalive.is_zero()).then_some((self.http2_keepalive, self.http2_keepalive_timeout))
     }
 }
 
-fn positive_seconds(flag: &'static str, seconds: f64) -> Result<Duration, (&'static str, String)> {
-    match Duration::try_from_secs_f64(seconds) {
-        Ok(duration) if !duration.is_zero() => Ok(duration),
-        _ => Err((flag, format!("must be a positive number of seconds; got {seconds}"))),
-    }
+/// A count of one or more.
+fn positive_usize(text: &str) -> Result<usize, String> {
+    flags::positive_count(text).map(|count| count as usize)
 }

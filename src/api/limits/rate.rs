@@ -11,11 +11,7 @@ use std::{
 use tonic::codegen::http;
 use tower::{Layer, Service};
 
-use crate::{
-    api::{caller::Caller, error},
-    proto::image_copy_service_server::SERVICE_NAME,
-    ratelimit::TokenBucket,
-};
+use crate::{api::error, auth::Caller, proto::image_copy_service_server::SERVICE_NAME, ratelimit::TokenBucket};
 
 /// Whether `path` is a call of the ImageCopyService: those are rate limited, health and
 /// reflection are not.

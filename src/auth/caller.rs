@@ -1,4 +1,4 @@
-//! Who is calling: the tenant a call acts for. Authentication (a tower layer in front of the
+//! Who is calling: the tenant a call acts for. Authentication ([`super::layer`], in front of the
 //! services) puts a [`Caller`] in the request's extensions; handlers read it with
 //! [`Caller::of`] and scope every job operation to its tenant.
 

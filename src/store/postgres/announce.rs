@@ -57,3 +57,23 @@ async fn announce(pool: PgPool, mut pending: mpsc::UnboundedReceiver<String>) {
         batch.clear();
     }
 }
+
+/// Parses a notification payload, `<job uuid>:<sequence>`.
+pub(super) fn parse(payload: &str) -> Option<(JobId, u64)> {
+    let (id, sequence) = payload.split_once(':')?;
+    Some((id.parse().ok()?, sequence.parse().ok()?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn notification_payloads_parse_and_garbage_does_not() {
+        let id = JobId::new();
+        assert_eq!(parse(&format!("{id}:7")), Some((id, 7)));
+        for bad in ["", "x:1", &format!("{id}"), &format!("{id}:-1"), &format!("{id}:1:2")] {
+            assert_eq!(parse(bad), None, "{bad}");
+        }
+    }
+}

@@ -1,0 +1,510 @@
+//! The life of a copy job, in one place: the states a job can be in and every way it may move.
+//!
+//! ```text
+//!                       accept
+//!                         │
+//!                         ▼   attempt recorded · attempt failed, retry · wait for limits
+//!                      QUEUED ◄──────────────────────────────┐
+//!      copy started   │  │ └─────────────────────────────────┘
+//!        or adopted   │  └── attempt failed, give up ─────────────────────► FAILED
+//!                     ▼
+//!                  COPYING ◄── progress
+//!                     │  └──── copy failed (EC2 says failed, or the image is lost) ──► FAILED
+//!          available  ▼
+//!                 AVAILABLE
+//!
+//!   cancel requested:  QUEUED, nothing started ──────────────────────────► CANCELLED
+//!                      QUEUED, maybe starting · COPYING ──► CANCELLING ─ deregistered ─► CANCELLED
+//! ```
+//!
+//! The engine decides *when* a job moves (a tick, EC2's answer, a caller's cancel); the methods
+//! on [`Job`] here decide *what* the move is: each returns a [`Change`] (the next job and the
+//! event to record) or [`Refused`] when the job's state does not allow the move. Nothing else
+//! can change a job.
+
+use std::{fmt, str::FromStr, time::Duration};
+
+use chrono::{DateTime, Utc};
+
+use super::{
+    codes,
+    job::{Failure, Job, JobId},
+    request::CopyRequest,
+};
+
+/// Where a job stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum JobState {
+    /// Recorded, waiting for the destination's limits or for a retry.
+    Queued,
+    /// EC2 accepted the copy; the new AMI is pending.
+    Copying,
+    /// The new AMI is available. Terminal.
+    Available,
+    /// The copy failed. Terminal.
+    Failed,
+    /// A cancel was asked while copying; the pending AMI is being deregistered.
+    Cancelling,
+    /// Cancelled. Terminal.
+    Cancelled,
+}
+
+impl JobState {
+    /// Every state, in lifecycle order.
+    pub const ALL: [JobState; 6] = [
+        JobState::Queued,
+        JobState::Copying,
+        JobState::Available,
+        JobState::Failed,
+        JobState::Cancelling,
+        JobState::Cancelled,
+    ];
+
+    /// Whether the job has ended and will never change again.
+    pub fn is_terminal(self) -> bool {
+        matches!(self, Self::Available | Self::Failed | Self::Cancelled)
+    }
+
+    /// The name stored in the database.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Queued => "queued",
+            Self::Copying => "copying",
+            Self::Available => "available",
+            Self::Failed => "failed",
+            Self::Cancelling => "cancelling",
+            Self::Cancelled => "cancelled",
+        }
+    }
+}
+
+impl fmt::Display for JobState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for JobState {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|state| state.as_str() == s)
+            .ok_or_else(|| format!("unknown job state {s:?}"))
+    }
+}
+
+/// A move a job's state does not allow.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("job {job} is {state}: it cannot {transition}")]
+pub struct Refused {
+    /// The job.
+    pub job: JobId,
+    /// The state it is in.
+    pub state: JobState,
+    /// The move that was asked for.
+    pub transition: &'static str,
+}
+
+/// One move of a job: the job as it is to be recorded, and the event that tells of it (`None`
+/// for bookkeeping nobody watches, such as rescheduling).
+#[derive(Debug, Clone, PartialEq)]
+#[must_use = "a change does nothing until it is recorded"]
+pub struct Change {
+    job: Job,
+    event: Option<String>,
+}
+
+impl Change {
+    fn new(job: Job, event: impl Into<String>) -> Self {
+        Self {
+            job,
+            event: Some(event.into()),
+        }
+    }
+
+    fn quiet(job: Job) -> Self {
+        Self { job, event: None }
+    }
+
+    /// The job as it is to be recorded.
+    pub fn job(&self) -> &Job {
+        &self.job
+    }
+
+    /// The event's detail, for people; `None` when the change appends no event.
+    pub fn event(&self) -> Option<&str> {
+        self.event.as_deref()
+    }
+}
+
+/// How an attempt to start a copy failed, as the engine sorted EC2's answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AttemptFailure {
+    /// EC2 has too many copies in progress: wait, without counting it against the job.
+    QuotaFull,
+    /// A retry may succeed (throttling, EC2 internal errors, timeouts).
+    Transient,
+    /// The same call will fail the same way every time.
+    Permanent,
+}
+
+/// How a job whose attempt failed may be retried: the engine's settings and backoff.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPlan {
+    /// Attempts after which a transient failure fails the job.
+    pub max_attempts: u32,
+    /// The backoff delay before the next attempt.
+    pub delay: Duration,
+    /// The current time.
+    pub now: DateTime<Utc>,
+}
+
+/// What EC2 said that ends a running copy without an image.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CopyEnd {
+    /// The image is `failed`, with EC2's state reason (or none).
+    Failed(Option<Failure>),
+    /// The image is in another state that cannot become available (`invalid`, `error`).
+    Broken {
+        /// EC2's state name.
+        state: String,
+        /// EC2's state reason, if any.
+        reason: Option<Failure>,
+    },
+    /// The image has not been seen for longer than EC2's eventual consistency can explain.
+    Missing {
+        /// How long it has been missing.
+        for_duration: Duration,
+    },
+    /// The image was deregistered by someone else before the copy completed.
+    Deregistered,
+}
+
+/// How a cancelled copy was stopped.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Stop {
+    /// The pending image was deregistered.
+    Deregistered(String),
+    /// The image could not be deregistered, for good; there is nothing left to stop.
+    Undeletable {
+        /// The image.
+        image_id: String,
+        /// EC2's error.
+        error: String,
+    },
+    /// No copy had been made.
+    NothingMade,
+}
+
+/// The detail of every job's first event.
+pub const ACCEPTED: &str = "job accepted";
+
+impl Job {
+    /// A new job for `request`, QUEUED and due at once, optionally leased to the replica that
+    /// accepted it so it can start the copy without another replica racing it.
+    pub fn accept(
+        id: JobId,
+        tenant: impl Into<String>,
+        request: CopyRequest,
+        now: DateTime<Utc>,
+        lease: Option<(String, DateTime<Utc>)>,
+    ) -> Change {
+        let (lease_owner, lease_expires_at) = lease.unzip();
+        let job = Job {
+            id,
+            tenant: tenant.into(),
+            request_hash: request.fingerprint(),
+            request,
+            state: JobState::Queued,
+            image_id: None,
+            failure: None,
+            progress_percent: None,
+            attempts: 0,
+            next_attempt_at: now,
+            lease_owner,
+            lease_expires_at,
+            created_at: now,
+            updated_at: now,
+            version: 1,
+            last_event_sequence: 1,
+        };
+        Change::new(job, ACCEPTED)
+    }
+
+    /// Whether a queued job may have a CopyImage call in flight or an image whose creation was
+    /// never confirmed, so that cancelling it must look for an image to deregister.
+    pub fn may_be_starting(&self, now: DateTime<Utc>) -> bool {
+        let leased = self.lease_expires_at.is_some_and(|until| until > now);
+        leased || self.attempts > 0
+    }
+
+    /// Whether an earlier CopyImage call of this job may have made an image nobody recorded:
+    /// the process died during the call (no failure recorded) or the call failed in a way that
+    /// does not prove EC2 did nothing. Throttling and quota refusals prove it.
+    pub fn earlier_outcome_unknown(&self) -> bool {
+        self.attempts > 0
+            && match &self.failure {
+                None => true,
+                Some(failure) => !matches!(
+                    failure.code.as_str(),
+                    codes::REQUEST_LIMIT_EXCEEDED | codes::RESOURCE_LIMIT_EXCEEDED
+                ),
+            }
+    }
+
+    /// QUEUED → QUEUED: an attempt to start the copy is about to be made. Recorded before the
+    /// call, so that after a crash during it the job is known to have a copy whose outcome is
+    /// unknown. Renews the lease until `lease_until`.
+    pub fn record_attempt(&self, lease_until: DateTime<Utc>) -> Result<Change, Refused> {
+        self.expect(&[JobState::Queued], "record an attempt")?;
+        let mut next = self.clone();
+        next.attempts += 1;
+        next.failure = None;
+        next.lease_expires_at = Some(lease_until);
+        let detail = format!("starting copy (attempt {})", next.attempts);
+        Ok(Change::new(next, detail))
+    }
+
+    /// QUEUED → COPYING: EC2 accepted the copy and answered with `image_id`.
+    pub fn copy_started(&self, image_id: &str, now: DateTime<Utc>) -> Result<Change, Refused> {
+        self.expect(&[JobState::Queued], "start copying")?;
+        Ok(self.copying(image_id, now, format!("copy started: {image_id}")))
+    }
+
+    /// QUEUED → COPYING: an image an earlier attempt made (whose answer was lost) was found by
+    /// its name and taken as this job's copy.
+    pub fn copy_adopted(&self, image_id: &str, now: DateTime<Utc>) -> Result<Change, Refused> {
+        self.expect(&[JobState::Queued], "adopt a copy")?;
+        let detail = format!("adopted {image_id}, found by name after an attempt whose outcome was unknown");
+        Ok(self.copying(image_id, now, detail))
+    }
+
+    fn copying(&self, image_id: &str, now: DateTime<Utc>, detail: String) -> Change {
+        let mut next = self.released();
+        next.state = JobState::Copying;
+        next.image_id = Some(image_id.to_owned());
+        next.failure = None;
+        next.progress_percent = None;
+        next.next_attempt_at = now;
+        Change::new(next, detail)
+    }
+
+    /// QUEUED → QUEUED or FAILED: an attempt to start the copy failed. A full quota waits
+    /// without giving up; a transient failure is retried after `plan.delay` until
+    /// `plan.max_attempts`; a permanent one fails the job at once.
+    pub fn attempt_failed(&self, failure: Failure, kind: AttemptFailure, plan: RetryPlan) -> Result<Change, Refused> {
+        self.expect(&[JobState::Queued], "record a failed attempt")?;
+        let mut next = self.released();
+        let error = format!("{}: {}", failure.code, failure.message);
+        next.failure = Some(failure);
+        let retry_at = after(plan.now, plan.delay);
+        let detail = match kind {
+            AttemptFailure::QuotaFull => {
+                next.next_attempt_at = retry_at;
+                format!(
+                    "waiting: EC2 has too many copies in progress in {} ({error})",
+                    next.request.destination_region
+                )
+            }
+            AttemptFailure::Permanent => {
+                next.state = JobState::Failed;
+                format!("copy refused: {error}")
+            }
+            AttemptFailure::Transient if next.attempts >= plan.max_attempts => {
+                next.state = JobState::Failed;
+                format!("gave up after {} attempts: {error}", next.attempts)
+            }
+            AttemptFailure::Transient => {
+                next.next_attempt_at = retry_at;
+                format!(
+                    "attempt {} failed: {error}; retrying in {:.1}s",
+                    next.attempts,
+                    plan.delay.as_secs_f64()
+                )
+            }
+        };
+        Ok(Change::new(next, detail))
+    }
+
+    /// QUEUED → QUEUED: the destination Region is at its copy limits; try again at `until`.
+    pub fn wait_for_limits(&self, until: DateTime<Utc>) -> Result<Change, Refused> {
+        self.expect(&[JobState::Queued], "wait for the Region's limits")?;
+        let mut next = self.released();
+        next.next_attempt_at = until;
+        let detail = format!("waiting: {} is at its copy limits", next.request.destination_region);
+        Ok(Change::new(next, detail))
+    }
+
+    /// QUEUED → QUEUED, without an event: put off until `until` and let any replica take it.
+    pub fn postpone(&self, until: DateTime<Utc>) -> Result<Change, Refused> {
+        self.expect(&[JobState::Queued], "be postponed")?;
+        let mut next = self.released();
+        next.next_attempt_at = until;
+        Ok(Change::quiet(next))
+    }
+
+    /// COPYING → COPYING: the snapshots are `percent` copied (capped at 99 until the image is
+    /// available). `None` when that is no news; the next look is due at `next_look`.
+    pub fn progressed(&self, percent: u8, next_look: DateTime<Utc>) -> Result<Option<Change>, Refused> {
+        self.expect(&[JobState::Copying], "record progress")?;
+        let percent = percent.min(99);
+        if self.progress_percent.is_some_and(|known| known >= percent) {
+            return Ok(None);
+        }
+        let mut next = self.released();
+        next.progress_percent = Some(percent);
+        next.next_attempt_at = next_look;
+        Ok(Some(Change::new(next, format!("copying: {percent}%"))))
+    }
+
+    /// COPYING → AVAILABLE: EC2 says the new image is available.
+    pub fn copy_available(&self) -> Result<Change, Refused> {
+        self.expect(&[JobState::Copying], "become available")?;
+        let mut next = self.released();
+        next.state = JobState::Available;
+        next.progress_percent = Some(100);
+        next.failure = None;
+        let detail = format!("{} is available", next.image_id.as_deref().unwrap_or_default());
+        Ok(Change::new(next, detail))
+    }
+
+    /// COPYING → FAILED: EC2 says the copy failed, or its image is gone.
+    pub fn copy_failed(&self, end: CopyEnd) -> Result<Change, Refused> {
+        self.expect(&[JobState::Copying], "fail its copy")?;
+        let mut next = self.released();
+        let image_id = next.image_id.clone().unwrap_or_default();
+        let (failure, detail) = match end {
+            CopyEnd::Failed(reason) => {
+                let reason = reason.unwrap_or_else(|| {
+                    Failure::new(
+                        "Server.InternalError",
+                        "EC2 reported the image as failed without a reason",
+                    )
+                });
+                let detail = format!("copy failed: {}: {}", reason.code, reason.message);
+                (reason, detail)
+            }
+            CopyEnd::Broken { state, reason } => {
+                let reason = reason.unwrap_or_else(|| {
+                    Failure::new("Server.InternalError", format!("EC2 reported the image as {state}"))
+                });
+                (reason, format!("copy failed: image is {state}"))
+            }
+            CopyEnd::Missing { for_duration } => (
+                Failure::new(
+                    codes::INVALID_AMI_ID_NOT_FOUND,
+                    format!(
+                        "{image_id} was not found in {} for {}s",
+                        next.request.destination_region,
+                        for_duration.as_secs()
+                    ),
+                ),
+                format!("copy lost: {image_id} is not in the destination Region"),
+            ),
+            CopyEnd::Deregistered => (
+                Failure::new(
+                    "ImageDeregistered",
+                    format!("{image_id} was deregistered outside amicopy before the copy completed"),
+                ),
+                format!("copy lost: {image_id} was deregistered"),
+            ),
+        };
+        next.state = JobState::Failed;
+        next.failure = Some(failure);
+        Ok(Change::new(next, detail))
+    }
+
+    /// A caller asks to cancel. A queued job that cannot have started anything is CANCELLED at
+    /// once; a job that may have an image (queued with an attempt or a lease, or copying)
+    /// moves to CANCELLING so the engine deregisters it. `None` when a cancel is already under
+    /// way; refused once the job has ended.
+    pub fn request_cancel(&self, now: DateTime<Utc>) -> Result<Option<Change>, Refused> {
+        self.expect(
+            &[JobState::Queued, JobState::Copying, JobState::Cancelling],
+            "be cancelled",
+        )?;
+        if self.state == JobState::Cancelling {
+            return Ok(None);
+        }
+        if self.state == JobState::Queued && !self.may_be_starting(now) {
+            let mut next = self.released();
+            next.state = JobState::Cancelled;
+            return Ok(Some(Change::new(next, "cancelled before the copy started")));
+        }
+        let mut next = self.clone();
+        next.state = JobState::Cancelling;
+        next.next_attempt_at = now;
+        Ok(Some(Change::new(
+            next,
+            "cancel requested: the pending image will be deregistered",
+        )))
+    }
+
+    /// CANCELLING → CANCELLING: the copy that was being started when the cancel arrived turned
+    /// out to exist as `image_id`; it is the image to deregister.
+    pub fn hand_image_to_cancel(&self, image_id: &str, now: DateTime<Utc>) -> Result<Change, Refused> {
+        self.expect(&[JobState::Cancelling], "take an image to deregister")?;
+        if self.image_id.is_some() {
+            return Err(self.refuse("take a second image to deregister"));
+        }
+        let mut next = self.clone();
+        next.image_id = Some(image_id.to_owned());
+        next.next_attempt_at = now;
+        Ok(Change::new(
+            next,
+            format!("copy had started as {image_id}; deregistering it"),
+        ))
+    }
+
+    /// CANCELLING → CANCELLED: the copy was stopped (its image deregistered), or there was
+    /// nothing to stop.
+    pub fn stopped(&self, how: Stop) -> Result<Change, Refused> {
+        self.expect(&[JobState::Cancelling], "be stopped")?;
+        let mut next = self.released();
+        next.state = JobState::Cancelled;
+        let detail = match how {
+            Stop::Deregistered(image_id) => format!("deregistered {image_id}; copy stopped"),
+            Stop::Undeletable { image_id, error } => {
+                format!("{image_id} could not be deregistered ({error}); nothing left to stop")
+            }
+            Stop::NothingMade => "cancelled before any copy was made".to_owned(),
+        };
+        Ok(Change::new(next, detail))
+    }
+
+    fn expect(&self, allowed: &[JobState], transition: &'static str) -> Result<(), Refused> {
+        if allowed.contains(&self.state) {
+            Ok(())
+        } else {
+            Err(self.refuse(transition))
+        }
+    }
+
+    fn refuse(&self, transition: &'static str) -> Refused {
+        Refused {
+            job: self.id,
+            state: self.state,
+            transition,
+        }
+    }
+
+    /// A copy without a lease, so any replica may work on it when it is next due.
+    fn released(&self) -> Job {
+        let mut next = self.clone();
+        next.lease_owner = None;
+        next.lease_expires_at = None;
+        next
+    }
+}
+
+/// `time + duration`, saturating.
+pub(super) fn after(time: DateTime<Utc>, duration: Duration) -> DateTime<Utc> {
+    chrono::Duration::from_std(duration)
+        .ok()
+        .and_then(|d| time.checked_add_signed(d))
+        .unwrap_or(time)
+}
+
+#[cfg(test)]
+mod tests;

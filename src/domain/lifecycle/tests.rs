@@ -1,0 +1,280 @@
+//! The transition table, without a database: every transition tried from every state, and what
+//! each allowed one records.
+
+use std::time::Duration;
+
+use chrono::{DateTime, TimeZone, Utc};
+
+use super::*;
+use crate::domain::{CopyImageInput, Region, StoredJob};
+
+fn t0() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 1, 1, 12, 0, 0).unwrap()
+}
+
+fn request() -> CopyRequest {
+    let input = CopyImageInput {
+        source_image_id: "ami-0a1b2c3d4e5f60001".into(),
+        source_region: "us-east-1".into(),
+        destination_region: "us-west-2".into(),
+        name: "lifecycle-test".into(),
+        ..Default::default()
+    };
+    CopyRequest::parse(input, &Region::parse("us-east-1").unwrap()).unwrap()
+}
+
+/// A job in `state` as a store would hold it: leased, one attempt made, an image once copying.
+fn job_in(state: JobState) -> Job {
+    let accepted = Job::accept(JobId::new(), "tenant-a", request(), t0(), None).job;
+    let mut stored: StoredJob = accepted.to_stored();
+    stored.state = state;
+    stored.attempts = 1;
+    stored.lease_owner = Some("replica-a".into());
+    stored.lease_expires_at = Some(t0() + chrono::Duration::seconds(30));
+    if state != JobState::Queued {
+        stored.image_id = Some("ami-00000000000000001".into());
+    }
+    if state == JobState::Cancelling {
+        stored.image_id = None;
+    }
+    Job::restore(stored)
+}
+
+fn plan() -> RetryPlan {
+    RetryPlan {
+        max_attempts: 3,
+        delay: Duration::from_secs(2),
+        now: t0(),
+    }
+}
+
+type Attempt = fn(&Job) -> Result<(), Refused>;
+
+/// Every transition, as a call that only says whether it was allowed.
+const TRANSITIONS: &[(&str, Attempt)] = &[
+    ("record_attempt", |j| j.record_attempt(t0()).map(drop)),
+    ("copy_started", |j| {
+        j.copy_started("ami-00000000000000002", t0()).map(drop)
+    }),
+    ("copy_adopted", |j| {
+        j.copy_adopted("ami-00000000000000002", t0()).map(drop)
+    }),
+    ("attempt_failed", |j| {
+        j.attempt_failed(Failure::new("InternalError", "x"), AttemptFailure::Transient, plan())
+            .map(drop)
+    }),
+    ("wait_for_limits", |j| j.wait_for_limits(t0()).map(drop)),
+    ("postpone", |j| j.postpone(t0()).map(drop)),
+    ("progressed", |j| j.progressed(50, t0()).map(drop)),
+    ("copy_available", |j| j.copy_available().map(drop)),
+    ("copy_failed", |j| j.copy_failed(CopyEnd::Deregistered).map(drop)),
+    ("request_cancel", |j| j.request_cancel(t0()).map(drop)),
+    ("hand_image_to_cancel", |j| {
+        j.hand_image_to_cancel("ami-00000000000000002", t0()).map(drop)
+    }),
+    ("stopped", |j| j.stopped(Stop::NothingMade).map(drop)),
+];
+
+/// The states each transition is allowed from.
+fn allowed_from(transition: &str) -> &'static [JobState] {
+    use JobState::*;
+    match transition {
+        "record_attempt" | "copy_started" | "copy_adopted" | "attempt_failed" | "wait_for_limits" | "postpone" => {
+            &[Queued]
+        }
+        "progressed" | "copy_available" | "copy_failed" => &[Copying],
+        "request_cancel" => &[Queued, Copying, Cancelling],
+        "hand_image_to_cancel" | "stopped" => &[Cancelling],
+        other => panic!("no row for {other}"),
+    }
+}
+
+#[test]
+fn every_state_allows_exactly_the_transitions_of_the_table() {
+    for state in JobState::ALL {
+        let job = job_in(state);
+        for (name, attempt) in TRANSITIONS {
+            let allowed = allowed_from(name).contains(&state);
+            match attempt(&job) {
+                Ok(()) => assert!(allowed, "{name} must be refused from {state}"),
+                Err(refused) => {
+                    assert!(!allowed, "{name} must be allowed from {state}: {refused}");
+                    assert_eq!(refused.state, state);
+                    assert_eq!(refused.job, job.id());
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn terminal_states_allow_nothing() {
+    for state in JobState::ALL.into_iter().filter(|s| s.is_terminal()) {
+        let job = job_in(state);
+        assert!(TRANSITIONS.iter().all(|(_, attempt)| attempt(&job).is_err()), "{state}");
+    }
+}
+
+#[test]
+fn accepting_makes_a_queued_due_job_with_its_first_event() {
+    let lease = ("replica-a/inline".to_owned(), t0() + chrono::Duration::seconds(5));
+    let change = Job::accept(JobId::new(), "tenant-a", request(), t0(), Some(lease.clone()));
+    let job = change.job();
+    assert_eq!(job.state(), JobState::Queued);
+    assert_eq!(job.request_hash(), request().fingerprint());
+    assert_eq!((job.attempts(), job.version(), job.last_event_sequence()), (0, 1, 1));
+    assert_eq!(job.next_attempt_at(), t0());
+    assert_eq!(job.lease_owner(), Some(lease.0.as_str()));
+    assert_eq!(job.lease_expires_at(), Some(lease.1));
+    assert_eq!(change.event(), Some(ACCEPTED));
+}
+
+#[test]
+fn an_attempt_is_counted_and_keeps_the_lease_until_the_call_is_answered() {
+    let job = job_in(JobState::Queued);
+    let until = t0() + chrono::Duration::seconds(60);
+    let change = job.record_attempt(until).unwrap();
+    assert_eq!(change.job().attempts(), 2);
+    assert_eq!(change.job().lease_owner(), Some("replica-a"));
+    assert_eq!(change.job().lease_expires_at(), Some(until));
+    assert_eq!(change.event(), Some("starting copy (attempt 2)"));
+}
+
+#[test]
+fn a_started_copy_records_its_image_and_frees_the_job() {
+    let change = job_in(JobState::Queued)
+        .copy_started("ami-00000000000000002", t0())
+        .unwrap();
+    let job = change.job();
+    assert_eq!(job.state(), JobState::Copying);
+    assert_eq!(job.image_id(), Some("ami-00000000000000002"));
+    assert_eq!(job.lease_owner(), None);
+    assert_eq!(change.event(), Some("copy started: ami-00000000000000002"));
+}
+
+#[test]
+fn failed_attempts_wait_retry_give_up_or_fail_by_kind() {
+    let job = job_in(JobState::Queued);
+    let failure = Failure::new("InternalError", "boom");
+    let retry = job
+        .attempt_failed(failure.clone(), AttemptFailure::Transient, plan())
+        .unwrap();
+    assert_eq!(retry.job().state(), JobState::Queued);
+    assert_eq!(retry.job().next_attempt_at(), t0() + chrono::Duration::seconds(2));
+    assert_eq!(retry.job().failure(), Some(&failure));
+    assert!(
+        retry
+            .event()
+            .unwrap()
+            .starts_with("attempt 1 failed: InternalError: boom; retrying in 2.0s")
+    );
+
+    let quota = job
+        .attempt_failed(
+            Failure::new(codes::RESOURCE_LIMIT_EXCEEDED, "full"),
+            AttemptFailure::QuotaFull,
+            plan(),
+        )
+        .unwrap();
+    assert_eq!(quota.job().state(), JobState::Queued);
+    assert!(
+        quota
+            .event()
+            .unwrap()
+            .starts_with("waiting: EC2 has too many copies in progress in us-west-2")
+    );
+
+    let refused = job
+        .attempt_failed(failure.clone(), AttemptFailure::Permanent, plan())
+        .unwrap();
+    assert_eq!(refused.job().state(), JobState::Failed);
+    assert_eq!(refused.event(), Some("copy refused: InternalError: boom"));
+
+    let mut stored = job.to_stored();
+    stored.attempts = 3;
+    let exhausted = Job::restore(stored)
+        .attempt_failed(failure, AttemptFailure::Transient, plan())
+        .unwrap();
+    assert_eq!(exhausted.job().state(), JobState::Failed);
+    assert_eq!(exhausted.event(), Some("gave up after 3 attempts: InternalError: boom"));
+}
+
+#[test]
+fn progress_only_rises_and_stays_below_one_hundred_until_available() {
+    let copying = job_in(JobState::Copying);
+    let first = copying.progressed(40, t0()).unwrap().expect("news");
+    assert_eq!(first.job().progress_percent(), Some(40));
+    assert_eq!(first.event(), Some("copying: 40%"));
+    assert!(first.job().progressed(40, t0()).unwrap().is_none());
+    assert!(first.job().progressed(10, t0()).unwrap().is_none());
+    let capped = first.job().progressed(100, t0()).unwrap().expect("news");
+    assert_eq!(capped.job().progress_percent(), Some(99));
+    let done = capped.job().copy_available().unwrap();
+    assert_eq!(done.job().state(), JobState::Available);
+    assert_eq!(done.job().progress_percent(), Some(100));
+}
+
+#[test]
+fn a_copy_that_ends_badly_keeps_ec2s_reason() {
+    let copying = job_in(JobState::Copying);
+    let reason = Failure::new("Client.InvalidKMSKey.InvalidState", "key disabled");
+    let failed = copying.copy_failed(CopyEnd::Failed(Some(reason.clone()))).unwrap();
+    assert_eq!(failed.job().failure(), Some(&reason));
+    let lost = copying
+        .copy_failed(CopyEnd::Missing {
+            for_duration: Duration::from_secs(301),
+        })
+        .unwrap();
+    assert_eq!(lost.job().failure().unwrap().code, codes::INVALID_AMI_ID_NOT_FOUND);
+    assert!(lost.job().failure().unwrap().message.contains("for 301s"));
+}
+
+#[test]
+fn cancelling_depends_on_whether_a_copy_may_exist() {
+    let mut idle = job_in(JobState::Queued).to_stored();
+    idle.attempts = 0;
+    idle.lease_owner = None;
+    idle.lease_expires_at = None;
+    let idle = Job::restore(idle);
+    let cancelled = idle.request_cancel(t0()).unwrap().unwrap();
+    assert_eq!(cancelled.job().state(), JobState::Cancelled);
+
+    let starting = job_in(JobState::Queued);
+    assert!(starting.may_be_starting(t0()));
+    let cancelling = starting.request_cancel(t0()).unwrap().unwrap();
+    assert_eq!(cancelling.job().state(), JobState::Cancelling);
+    assert!(cancelling.job().request_cancel(t0()).unwrap().is_none());
+
+    let handed = cancelling
+        .job()
+        .hand_image_to_cancel("ami-00000000000000002", t0())
+        .unwrap();
+    assert!(
+        handed
+            .job()
+            .hand_image_to_cancel("ami-00000000000000003", t0())
+            .is_err()
+    );
+    let stopped = handed
+        .job()
+        .stopped(Stop::Deregistered("ami-00000000000000002".into()))
+        .unwrap();
+    assert_eq!(stopped.job().state(), JobState::Cancelled);
+    assert_eq!(
+        stopped.event(),
+        Some("deregistered ami-00000000000000002; copy stopped")
+    );
+}
+
+#[test]
+fn an_unknown_outcome_is_only_assumed_after_an_attempt_not_proven_harmless() {
+    let mut stored = job_in(JobState::Queued).to_stored();
+    stored.failure = None;
+    assert!(Job::restore(stored.clone()).earlier_outcome_unknown());
+    stored.failure = Some(Failure::new(codes::REQUEST_LIMIT_EXCEEDED, "slow down"));
+    assert!(!Job::restore(stored.clone()).earlier_outcome_unknown());
+    stored.failure = Some(Failure::new("RequestTimeout", "no answer"));
+    assert!(Job::restore(stored.clone()).earlier_outcome_unknown());
+    stored.attempts = 0;
+    assert!(!Job::restore(stored).earlier_outcome_unknown());
+}

@@ -1,0 +1,400 @@
+//! The `jobs` and `job_events` tables on SQLite: every statement the store runs on them, with
+//! its binds, and the reading of their rows. Ids are stored as text, times as integer
+//! microseconds since the Unix epoch; state and id lists are bound as JSON arrays and read with
+//! `json_each`.
+
+use chrono::{DateTime, Utc};
+use sqlx::{FromRow, Row, SqliteConnection, SqlitePool, sqlite::SqliteRow};
+use uuid::Uuid;
+
+use crate::{
+    domain::{
+        AmiName, ClientToken, CopyRequest, Destination, Failure, ImageId, Job, JobEvent, JobId, JobState, KmsKeyId,
+        Region, StoredJob,
+    },
+    store::{Claim, ListQuery, StateCount},
+};
+
+/// Records a new job (its every column from `job`). With a client token that is taken
+/// already, inserts nothing and returns `None`.
+pub(super) async fn insert(tx: &mut SqliteConnection, job: &Job) -> Result<Option<Job>, sqlx::Error> {
+    let request = job.request();
+    let (destination_kind, destination_value) = request.destination.to_parts();
+    sqlx::query_as::<_, JobRow>(
+        "INSERT INTO jobs (
+             client_token, source_image_id, source_region, destination_region, name, description,
+             encrypted, kms_key_id, destination_kind, destination_value, copy_image_tags,
+             tag_specifications, snapshot_copy_completion_duration_minutes,
+             id, tenant, request_hash, state, attempts, next_attempt_at, lease_owner, lease_expires_at,
+             created_at, updated_at, version, last_event_sequence)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13,
+                 $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25)
+         ON CONFLICT (tenant, destination_region, client_token) WHERE client_token IS NOT NULL DO NOTHING
+         RETURNING *",
+    )
+    .bind(request.client_token.as_ref().map(ToString::to_string))
+    .bind(request.source_image_id.as_str())
+    .bind(request.source_region.as_str())
+    .bind(request.destination_region.as_str())
+    .bind(request.name.as_str())
+    .bind(&request.description)
+    .bind(request.encrypted)
+    .bind(request.kms_key_id.as_ref().map(ToString::to_string))
+    .bind(destination_kind)
+    .bind(destination_value)
+    .bind(request.copy_image_tags)
+    .bind(tag_specifications(request)?)
+    .bind(request.snapshot_copy_completion_duration_minutes.map(i64::from))
+    .bind(job.id().to_string())
+    .bind(job.tenant())
+    .bind(job.request_hash())
+    .bind(job.state().as_str())
+    .bind(i64::from(job.attempts()))
+    .bind(micros(job.next_attempt_at()))
+    .bind(job.lease_owner())
+    .bind(job.lease_expires_at().map(micros))
+    .bind(micros(job.created_at()))
+    .bind(micros(job.updated_at()))
+    .bind(job.version())
+    .bind(sequence(job.last_event_sequence()))
+    .fetch_optional(&mut *tx)
+    .await
+    .map(|row| row.map(|JobRow(job)| job))
+}
+
+/// The job a client token already belongs to.
+pub(super) async fn by_token(
+    pool: &SqlitePool,
+    tenant: &str,
+    region: &Region,
+    token: &str,
+) -> Result<Job, sqlx::Error> {
+    sqlx::query_as::<_, JobRow>(
+        "SELECT * FROM jobs WHERE tenant = $1 AND destination_region = $2 AND client_token = $3",
+    )
+    .bind(tenant)
+    .bind(region.as_str())
+    .bind(token)
+    .fetch_one(pool)
+    .await
+    .map(|JobRow(job)| job)
+}
+
+/// One job by id, of `tenant` when one is given.
+pub(super) async fn one(pool: &SqlitePool, id: JobId, tenant: Option<&str>) -> Result<Option<Job>, sqlx::Error> {
+    sqlx::query_as::<_, JobRow>("SELECT * FROM jobs WHERE id = $1 AND ($2 IS NULL OR tenant = $2)")
+        .bind(id.to_string())
+        .bind(tenant)
+        .fetch_optional(pool)
+        .await
+        .map(|row| row.map(|JobRow(job)| job))
+}
+
+/// Up to `page_size + 1` jobs of the query, newest first.
+pub(super) async fn list(pool: &SqlitePool, query: &ListQuery, page_size: u32) -> Result<Vec<Job>, sqlx::Error> {
+    let rows = sqlx::query_as::<_, JobRow>(
+        "SELECT * FROM jobs
+         WHERE tenant = $1
+           AND (json_array_length($2) = 0 OR state IN (SELECT value FROM json_each($2)))
+           AND ($3 IS NULL OR source_region = $3)
+           AND ($4 IS NULL OR destination_region = $4)
+           AND ($5 IS NULL OR (created_at, id) < ($5, $6))
+         ORDER BY created_at DESC, id DESC
+         LIMIT $7",
+    )
+    .bind(&query.tenant)
+    .bind(state_names(&query.states))
+    .bind(&query.source_region)
+    .bind(&query.destination_region)
+    .bind(query.page_token.map(|t| micros(t.created_at)))
+    .bind(query.page_token.map(|t| t.id.to_string()))
+    .bind(i64::from(page_size) + 1)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows.into_iter().map(|JobRow(job)| job).collect())
+}
+
+/// Writes `job`'s mutable columns if the stored version is still `job.version()`; `None` when it
+/// is not (or there is no such job). `with_event` makes room for one more event.
+pub(super) async fn update(
+    tx: &mut SqliteConnection,
+    job: &Job,
+    with_event: bool,
+    now: DateTime<Utc>,
+) -> Result<Option<Job>, sqlx::Error> {
+    let failure = job.failure();
+    sqlx::query_as::<_, JobRow>(
+        "UPDATE jobs SET
+             state = $3, image_id = $4, failure_code = $5, failure_message = $6, progress_percent = $7,
+             attempts = $8, next_attempt_at = $9, lease_owner = $10, lease_expires_at = $11,
+             updated_at = $12, version = version + 1, last_event_sequence = last_event_sequence + $13
+         WHERE id = $1 AND version = $2
+         RETURNING *",
+    )
+    .bind(job.id().to_string())
+    .bind(job.version())
+    .bind(job.state().as_str())
+    .bind(job.image_id())
+    .bind(failure.map(|f| f.code.as_str()))
+    .bind(failure.map(|f| f.message.as_str()))
+    .bind(job.progress_percent().map(i64::from))
+    .bind(i64::from(job.attempts()))
+    .bind(micros(job.next_attempt_at()))
+    .bind(job.lease_owner())
+    .bind(job.lease_expires_at().map(micros))
+    .bind(micros(now))
+    .bind(i64::from(with_event))
+    .fetch_optional(&mut *tx)
+    .await
+    .map(|row| row.map(|JobRow(job)| job))
+}
+
+/// Leases up to `claim.limit` due, free jobs. One statement: SQLite takes the write lock before
+/// it reads, so two claimants are serialised and the second never sees the first one's jobs as
+/// free.
+pub(super) async fn claim(pool: &SqlitePool, claim: &Claim) -> Result<Vec<Job>, sqlx::Error> {
+    let rows = sqlx::query_as::<_, JobRow>(
+        "UPDATE jobs SET lease_owner = $1, lease_expires_at = $2, version = version + 1
+         WHERE id IN (
+             SELECT id FROM jobs
+             WHERE state IN (SELECT value FROM json_each($3)) AND next_attempt_at <= $4
+               AND (lease_owner IS NULL OR lease_expires_at IS NULL
+                    OR lease_expires_at <= $4 OR lease_owner = $1)
+             ORDER BY next_attempt_at, id
+             LIMIT $5)
+         RETURNING *",
+    )
+    .bind(&claim.owner)
+    .bind(micros(claim.lease_until))
+    .bind(state_names(&claim.states))
+    .bind(micros(claim.now))
+    .bind(i64::from(claim.limit))
+    .fetch_all(pool)
+    .await?;
+    Ok(rows.into_iter().map(|JobRow(job)| job).collect())
+}
+
+/// Puts off the jobs `owner` holds until `until` and releases them.
+pub(super) async fn defer(
+    pool: &SqlitePool,
+    ids: &[JobId],
+    owner: &str,
+    until: DateTime<Utc>,
+) -> Result<u64, sqlx::Error> {
+    let ids: Vec<String> = ids.iter().map(ToString::to_string).collect();
+    let done = sqlx::query(
+        "UPDATE jobs SET next_attempt_at = $3, lease_owner = NULL, lease_expires_at = NULL,
+             version = version + 1
+         WHERE id IN (SELECT value FROM json_each($1)) AND lease_owner = $2",
+    )
+    .bind(serde_json::Value::from(ids).to_string())
+    .bind(owner)
+    .bind(micros(until))
+    .execute(pool)
+    .await?;
+    Ok(done.rows_affected())
+}
+
+/// Jobs into `destination_region` in one of `states`.
+pub(super) async fn count(
+    pool: &SqlitePool,
+    destination_region: &str,
+    states: &[JobState],
+) -> Result<u64, sqlx::Error> {
+    let count: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM jobs WHERE destination_region = $1 AND state IN (SELECT value FROM json_each($2))",
+    )
+    .bind(destination_region)
+    .bind(state_names(states))
+    .fetch_one(pool)
+    .await?;
+    Ok(u64::try_from(count).unwrap_or_default())
+}
+
+/// Jobs per state and destination Region.
+pub(super) async fn count_by_state(pool: &SqlitePool) -> Result<Vec<StateCount>, sqlx::Error> {
+    let rows: Vec<(String, String, i64)> =
+        sqlx::query_as("SELECT state, destination_region, count(*) FROM jobs GROUP BY state, destination_region")
+            .fetch_all(pool)
+            .await?;
+    rows.into_iter()
+        .map(|(state, destination_region, count)| {
+            Ok(StateCount {
+                state: state.parse().map_err(|e| corrupt("state", e))?,
+                destination_region,
+                count: u64::try_from(count).unwrap_or_default(),
+            })
+        })
+        .collect()
+}
+
+/// Appends an event.
+pub(super) async fn insert_event(tx: &mut SqliteConnection, event: &JobEvent) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO job_events (job_id, sequence, state, image_id, progress_percent, failure_code, detail, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(event.job_id.to_string())
+    .bind(sequence(event.sequence))
+    .bind(event.state.as_str())
+    .bind(&event.image_id)
+    .bind(event.progress_percent.map(i64::from))
+    .bind(&event.failure_code)
+    .bind(&event.detail)
+    .bind(micros(event.created_at))
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
+
+/// A job's events after sequence `after`, in order, at most `limit`.
+pub(super) async fn events(pool: &SqlitePool, id: JobId, after: u64, limit: u32) -> Result<Vec<JobEvent>, sqlx::Error> {
+    let rows = sqlx::query_as::<_, EventRow>(
+        "SELECT * FROM job_events WHERE job_id = $1 AND sequence > $2 ORDER BY sequence LIMIT $3",
+    )
+    .bind(id.to_string())
+    .bind(sequence(after))
+    .bind(i64::from(limit))
+    .fetch_all(pool)
+    .await?;
+    Ok(rows.into_iter().map(|EventRow(event)| event).collect())
+}
+
+/// A time as stored: microseconds since the Unix epoch.
+fn micros(time: DateTime<Utc>) -> i64 {
+    time.timestamp_micros()
+}
+
+/// States as a JSON array, read in SQL with `json_each`.
+fn state_names(states: &[JobState]) -> String {
+    let names: Vec<&str> = states.iter().map(|state| state.as_str()).collect();
+    serde_json::Value::from(names).to_string()
+}
+
+fn sequence(value: u64) -> i64 {
+    i64::try_from(value).unwrap_or(i64::MAX)
+}
+
+fn tag_specifications(request: &CopyRequest) -> Result<String, sqlx::Error> {
+    serde_json::to_string(&request.tag_specifications).map_err(|e| sqlx::Error::Encode(Box::new(e)))
+}
+
+fn corrupt(column: &str, why: impl std::fmt::Display) -> sqlx::Error {
+    sqlx::Error::ColumnDecode {
+        index: column.to_owned(),
+        source: format!("stored value {why}").into(),
+    }
+}
+
+fn parsed<T: TryFrom<String, Error = String>>(row: &SqliteRow, column: &str) -> Result<T, sqlx::Error> {
+    T::try_from(row.try_get::<String, _>(column)?).map_err(|e| corrupt(column, e))
+}
+
+fn narrow<T: TryFrom<i64>>(row: &SqliteRow, column: &str) -> Result<T, sqlx::Error> {
+    let value: i64 = row.try_get(column)?;
+    T::try_from(value).map_err(|_| corrupt(column, format!("{value} is out of range")))
+}
+
+fn uuid(row: &SqliteRow, column: &str) -> Result<Uuid, sqlx::Error> {
+    Uuid::parse_str(&row.try_get::<String, _>(column)?).map_err(|e| corrupt(column, e))
+}
+
+fn opt_time(row: &SqliteRow, column: &str) -> Result<Option<DateTime<Utc>>, sqlx::Error> {
+    row.try_get::<Option<i64>, _>(column)?
+        .map(|micros| DateTime::from_timestamp_micros(micros).ok_or_else(|| corrupt(column, "is out of range")))
+        .transpose()
+}
+
+fn time(row: &SqliteRow, column: &str) -> Result<DateTime<Utc>, sqlx::Error> {
+    opt_time(row, column)?.ok_or_else(|| corrupt(column, "is NULL"))
+}
+
+fn opt_narrow<T: TryFrom<i64>>(row: &SqliteRow, column: &str) -> Result<Option<T>, sqlx::Error> {
+    row.try_get::<Option<i64>, _>(column)?
+        .map(|value| T::try_from(value).map_err(|_| corrupt(column, format!("{value} is out of range"))))
+        .transpose()
+}
+
+/// A job read with `SELECT *` or `RETURNING *`; every request field is checked again.
+struct JobRow(Job);
+
+impl FromRow<'_, SqliteRow> for JobRow {
+    fn from_row(row: &SqliteRow) -> Result<Self, sqlx::Error> {
+        let destination = Destination::from_parts(row.try_get("destination_kind")?, row.try_get("destination_value")?)
+            .map_err(|e| corrupt("destination_kind", e))?;
+        let tag_specifications =
+            serde_json::from_str(row.try_get("tag_specifications")?).map_err(|e| corrupt("tag_specifications", e))?;
+        let request = CopyRequest {
+            source_image_id: parsed::<ImageId>(row, "source_image_id")?,
+            source_region: parsed::<Region>(row, "source_region")?,
+            destination_region: parsed::<Region>(row, "destination_region")?,
+            name: parsed::<AmiName>(row, "name")?,
+            description: row.try_get("description")?,
+            client_token: row
+                .try_get::<Option<String>, _>("client_token")?
+                .map(ClientToken::try_from)
+                .transpose()
+                .map_err(|e| corrupt("client_token", e))?,
+            encrypted: row.try_get("encrypted")?,
+            kms_key_id: row
+                .try_get::<Option<String>, _>("kms_key_id")?
+                .map(KmsKeyId::try_from)
+                .transpose()
+                .map_err(|e| corrupt("kms_key_id", e))?,
+            destination,
+            copy_image_tags: row.try_get("copy_image_tags")?,
+            tag_specifications,
+            snapshot_copy_completion_duration_minutes: opt_narrow(row, "snapshot_copy_completion_duration_minutes")?,
+            dry_run: false,
+        };
+        let failure = row
+            .try_get::<Option<String>, _>("failure_code")?
+            .map(|code| -> Result<Failure, sqlx::Error> {
+                let message: Option<String> = row.try_get("failure_message")?;
+                Ok(Failure::new(code, message.unwrap_or_default()))
+            })
+            .transpose()?;
+        Ok(Self(Job::restore(StoredJob {
+            id: uuid(row, "id")?.into(),
+            tenant: row.try_get("tenant")?,
+            request,
+            request_hash: row.try_get("request_hash")?,
+            state: row
+                .try_get::<String, _>("state")?
+                .parse()
+                .map_err(|e| corrupt("state", e))?,
+            image_id: row.try_get("image_id")?,
+            failure,
+            progress_percent: opt_narrow(row, "progress_percent")?,
+            attempts: narrow(row, "attempts")?,
+            next_attempt_at: time(row, "next_attempt_at")?,
+            lease_owner: row.try_get("lease_owner")?,
+            lease_expires_at: opt_time(row, "lease_expires_at")?,
+            created_at: time(row, "created_at")?,
+            updated_at: time(row, "updated_at")?,
+            version: row.try_get("version")?,
+            last_event_sequence: narrow(row, "last_event_sequence")?,
+        })))
+    }
+}
+
+/// An event read with `SELECT *`.
+struct EventRow(JobEvent);
+
+impl FromRow<'_, SqliteRow> for EventRow {
+    fn from_row(row: &SqliteRow) -> Result<Self, sqlx::Error> {
+        Ok(Self(JobEvent {
+            job_id: uuid(row, "job_id")?.into(),
+            sequence: narrow(row, "sequence")?,
+            state: row
+                .try_get::<String, _>("state")?
+                .parse()
+                .map_err(|e| corrupt("state", e))?,
+            image_id: row.try_get("image_id")?,
+            progress_percent: opt_narrow(row, "progress_percent")?,
+            failure_code: row.try_get("failure_code")?,
+            detail: row.try_get("detail")?,
+            created_at: time(row, "created_at")?,
+        }))
+    }
+}

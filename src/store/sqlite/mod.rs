@@ -1,0 +1,190 @@
+//! [`JobStore`] on a SQLite file: the embedded default for a single process. WAL mode lets
+//! readers run beside the one writer; every write transaction starts with `BEGIN IMMEDIATE` so
+//! writers queue on the busy timeout instead of failing when they upgrade a read snapshot.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sqlx::{
+    SqlitePool,
+    sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions},
+};
+use tracing::info;
+
+use super::{ChangeFeed, Claim, Created, JobPage, JobStore, ListQuery, StateCount, StoreError};
+use crate::domain::{Change, Job, JobEvent, JobId, JobState};
+
+mod jobs;
+
+/// Connections in the pool; SQLite runs one writer at a time whatever the number.
+const MAX_CONNECTIONS: u32 = 8;
+
+/// The migrations, embedded at build time.
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+
+/// Jobs in a SQLite file.
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+impl SqliteStore {
+    /// Opens (creating it if missing) the database `options` names and brings the schema up to
+    /// date. `timeout` bounds waiting for a connection and for the write lock.
+    pub async fn connect(options: SqliteConnectOptions, timeout: Duration) -> Result<Self, StoreError> {
+        let options = options
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .busy_timeout(timeout)
+            .foreign_keys(true);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(MAX_CONNECTIONS)
+            .acquire_timeout(timeout)
+            .connect_with(options)
+            .await
+            .map_err(StoreError::from_sqlx)?;
+        MIGRATOR.run(&pool).await.map_err(StoreError::from_migrate)?;
+        info!(database = "sqlite", "job store ready");
+        Ok(Self { pool })
+    }
+
+    async fn write(&self) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, StoreError> {
+        self.pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(StoreError::from_sqlx)
+    }
+
+    async fn one(&self, id: JobId, tenant: Option<&str>) -> Result<Job, StoreError> {
+        jobs::one(&self.pool, id, tenant)
+            .await
+            .map_err(StoreError::from_sqlx)?
+            .ok_or(StoreError::NotFound(id))
+    }
+
+    /// The answer to an insert that found the client token taken: the other insert has
+    /// committed (writers are serialised), so its row is visible now.
+    async fn earlier(&self, attempted: &Job, token: &str) -> Result<Created, StoreError> {
+        let tenant = attempted.tenant();
+        let region = &attempted.request().destination_region;
+        let existing = jobs::by_token(&self.pool, tenant, region, token)
+            .await
+            .map_err(StoreError::from_sqlx)?;
+        Created::earlier(existing, attempted)
+    }
+}
+
+#[async_trait]
+impl JobStore for SqliteStore {
+    async fn create_job(&self, accepted: &Change) -> Result<Created, StoreError> {
+        let job = accepted.job();
+        let token = job.request().client_token.as_ref().map(ToString::to_string);
+        let mut tx = self.write().await?;
+        match (jobs::insert(&mut tx, job).await, token) {
+            (Ok(Some(stored)), _) => {
+                if let Some(detail) = accepted.event() {
+                    jobs::insert_event(&mut tx, &JobEvent::of(&stored, detail))
+                        .await
+                        .map_err(StoreError::from_sqlx)?;
+                }
+                tx.commit().await.map_err(StoreError::from_sqlx)?;
+                Ok(Created::New(stored))
+            }
+            (Ok(None), Some(token)) => {
+                drop(tx);
+                self.earlier(job, &token).await
+            }
+            (Err(sqlx::Error::Database(db)), Some(token)) if db.is_unique_violation() => {
+                drop(tx);
+                self.earlier(job, &token).await
+            }
+            (Ok(None), None) => Err(StoreError::Internal(
+                "insert of a job without token returned no row".into(),
+            )),
+            (Err(error), _) => Err(StoreError::from_sqlx(error)),
+        }
+    }
+
+    async fn get_tenant_job(&self, tenant: &str, id: JobId) -> Result<Job, StoreError> {
+        self.one(id, Some(tenant)).await
+    }
+
+    async fn get_job_any_tenant(&self, id: JobId) -> Result<Job, StoreError> {
+        self.one(id, None).await
+    }
+
+    async fn list_jobs(&self, query: &ListQuery) -> Result<JobPage, StoreError> {
+        let page_size = query.page_size.max(1);
+        let jobs = jobs::list(&self.pool, query, page_size)
+            .await
+            .map_err(StoreError::from_sqlx)?;
+        Ok(JobPage::from_rows(jobs, page_size))
+    }
+
+    async fn update_job(&self, job: &Job, detail: Option<&str>) -> Result<Job, StoreError> {
+        let mut tx = self.write().await?;
+        let updated = jobs::update(&mut tx, job, detail.is_some(), Utc::now())
+            .await
+            .map_err(StoreError::from_sqlx)?;
+        let Some(stored) = updated else {
+            drop(tx);
+            self.one(job.id(), None).await?;
+            return Err(StoreError::Conflict(job.id()));
+        };
+        if let Some(detail) = detail {
+            jobs::insert_event(&mut tx, &JobEvent::of(&stored, detail))
+                .await
+                .map_err(StoreError::from_sqlx)?;
+        }
+        tx.commit().await.map_err(StoreError::from_sqlx)?;
+        Ok(stored)
+    }
+
+    async fn claim_jobs(&self, claim: &Claim) -> Result<Vec<Job>, StoreError> {
+        if claim.limit == 0 || claim.states.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut claimed = jobs::claim(&self.pool, claim).await.map_err(StoreError::from_sqlx)?;
+        // RETURNING promises no order.
+        claimed.sort_by_key(|job| (job.next_attempt_at(), job.id()));
+        Ok(claimed)
+    }
+
+    async fn list_events(&self, id: JobId, after: u64, limit: u32) -> Result<Vec<JobEvent>, StoreError> {
+        jobs::events(&self.pool, id, after, limit)
+            .await
+            .map_err(StoreError::from_sqlx)
+    }
+
+    async fn defer_jobs(&self, ids: &[JobId], owner: &str, until: DateTime<Utc>) -> Result<u64, StoreError> {
+        if ids.is_empty() {
+            return Ok(0);
+        }
+        jobs::defer(&self.pool, ids, owner, until)
+            .await
+            .map_err(StoreError::from_sqlx)
+    }
+
+    async fn count_jobs(&self, destination_region: &str, states: &[JobState]) -> Result<u64, StoreError> {
+        jobs::count(&self.pool, destination_region, states)
+            .await
+            .map_err(StoreError::from_sqlx)
+    }
+
+    async fn count_by_state(&self) -> Result<Vec<StateCount>, StoreError> {
+        jobs::count_by_state(&self.pool).await.map_err(StoreError::from_sqlx)
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1")
+            .execute(&self.pool)
+            .await
+            .map_err(StoreError::from_sqlx)?;
+        Ok(())
+    }
+
+    async fn change_feed(&self) -> Result<Option<ChangeFeed>, StoreError> {
+        Ok(None)
+    }
+}
