@@ -6,7 +6,11 @@ use std::{env, path::PathBuf};
 
 use prost::Message as _;
 
-const PROTOS: &[&str] = &["proto/amicopy/v1/image_copy.proto"];
+const PROTOS: &[&str] = &[
+    "proto/amicopy/v1/image_copy.proto",
+    "proto/amicopy/v1/distribution.proto",
+    "proto/amicopy/v1/sharing.proto",
+];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("cargo:rerun-if-changed=proto");

@@ -69,6 +69,7 @@ pub fn copy_request(input: CopyImageInput) -> proto::CopyImageRequest {
         snapshot_copy_completion_duration_minutes: input.snapshot_copy_completion_duration_minutes,
         destination_availability_zone: input.destination_availability_zone,
         destination_availability_zone_id: input.destination_availability_zone_id,
+        ..Default::default()
     }
 }
 
@@ -90,6 +91,7 @@ pub fn copy_job(job: &Job) -> proto::CopyJob {
         attempts: job.attempts(),
         create_time: Some(timestamp(job.created_at())),
         update_time: Some(timestamp(job.updated_at())),
+        ..Default::default()
     }
 }
 
@@ -129,6 +131,7 @@ pub fn state_from_wire(value: i32) -> Option<JobState> {
         proto::CopyJobState::Failed => Some(JobState::Failed),
         proto::CopyJobState::Cancelling => Some(JobState::Cancelling),
         proto::CopyJobState::Cancelled => Some(JobState::Cancelled),
+        proto::CopyJobState::Finishing => None,
     }
 }
 
