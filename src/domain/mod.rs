@@ -4,13 +4,20 @@
 //! that can be checked without asking EC2 and reports all violations at once. Past this module an
 //! invalid request cannot exist. Nothing here knows about gRPC, SQL or AWS.
 
+mod account;
 pub mod codes;
+mod deprecation;
 mod fields;
 mod job;
 mod request;
+mod sharing;
 mod validate;
 
+pub use account::{AccountId, INVALID_USER_ID_MALFORMED};
+pub use deprecation::{DeprecateAt, round_to_minute};
+pub use fields::FieldError;
 pub use fields::{AmiName, ClientToken, ImageId, KmsKeyId, OutpostArn, Region, ResourceType, Tag};
 pub use job::{Failure, Job, JobEvent, JobId, JobState};
 pub use request::{CopyImageInput, CopyRequest, Destination, TagSpecification, TagSpecificationInput};
+pub use sharing::{CreateVolumePermissions, LaunchPermissions, OrganizationArn, OrganizationalUnitArn};
 pub use validate::{FieldViolation, InvalidRequest};
