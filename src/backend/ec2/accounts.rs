@@ -185,3 +185,60 @@ impl ProvideCredentials for LazyAssumeRole {
         provider::future::ProvideCredentials::new(async move { self.provider().await.provide_credentials().await })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::moto::test_sdk_config;
+
+    const TEAM: &str = "222233334444";
+
+    fn file_with(path: &std::path::Path, role: &str) {
+        let body =
+            format!(r#"{{"accounts":[{{"account_id":"{TEAM}","role_arn":"arn:aws:iam::{TEAM}:role/{role}"}}]}}"#);
+        std::fs::write(path, body).unwrap();
+    }
+
+    fn settings() -> Ec2Settings {
+        Ec2Settings {
+            assume_role_arn: None,
+            ec2_endpoint_url: None,
+            ec2_timeout_seconds: 5.0,
+        }
+    }
+
+    #[test]
+    fn an_account_is_built_once_and_again_only_when_its_entry_changes() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("accounts.json");
+        file_with(&path, "amicopy");
+        let accounts = Accounts::load(path.clone()).unwrap();
+        let backends = SdkBackends::from_sdk_config(test_sdk_config(), &settings(), accounts.clone());
+        let team = AccountId::parse(TEAM).unwrap();
+        assert_eq!(backends.accounts_built(), 0, "nothing is built before it is used");
+
+        let first = backends.for_account(&team).unwrap();
+        let again = backends.for_account(&team).unwrap();
+        assert!(Arc::ptr_eq(&first, &again));
+        assert_eq!(backends.accounts_built(), 1);
+        assert_eq!(
+            backends.account(&team).unwrap().role_arn,
+            format!("arn:aws:iam::{TEAM}:role/amicopy")
+        );
+
+        file_with(&path, "amicopy-v2");
+        accounts.reload().unwrap();
+        let rebuilt = backends.for_account(&team).unwrap();
+        assert!(!Arc::ptr_eq(&first, &rebuilt), "a new role means new credentials");
+    }
+
+    #[test]
+    fn an_account_not_configured_is_refused_and_the_own_id_is_unknown_until_asked() {
+        let backends = SdkBackends::from_sdk_config(test_sdk_config(), &settings(), Accounts::none());
+        let stranger = AccountId::parse("999988887777").unwrap();
+        let error = backends.for_account(&stranger).err().unwrap();
+        assert_eq!(error.account, stranger);
+        assert_eq!(backends.known_own_account_id(), None);
+        assert!(backends.account(&stranger).is_none());
+    }
+}
