@@ -53,6 +53,8 @@ async fn describe_key_tells_disabled_missing_and_aws_managed_apart() {
     let own = world.own();
     let disabled = found(describe(own.as_ref(), "us-west-2", "alias/amicopy-disabled").await);
     assert_eq!(disabled.state, KmsKeyState::Disabled);
+    let leaving = found(describe(own.as_ref(), "us-west-2", "alias/amicopy-pending-deletion").await);
+    assert_eq!(leaving.state, KmsKeyState::PendingDeletion);
     assert_eq!(
         describe(own.as_ref(), "us-east-1", "alias/nope").await,
         KmsKeyLookup::Missing
@@ -80,7 +82,7 @@ async fn describe_key_tells_disabled_missing_and_aws_managed_apart() {
         "the own key is not shared with TEAM"
     );
     assert!(!denied.retryable);
-    assert_eq!(world.simulator().calls("DescribeKey"), 6);
+    assert_eq!(world.simulator().calls("DescribeKey"), 7);
 }
 
 #[tokio::test(start_paused = true)]
