@@ -12,8 +12,10 @@ use std::{
 
 use amicopy::{
     backend::sim::{SimSettings, Simulator},
-    backend::{BackendError, Ec2Backend, ImageStatus, SnapshotProgress, SourceImage, StartCopy},
-    domain::{CopyImageInput, CopyRequest, JobState, Region},
+    backend::{
+        BackendError, Ec2Backend, ImageStatus, KmsKeyLookup, SnapshotDeletion, SnapshotProgress, SourceImage, StartCopy,
+    },
+    domain::{AccountId, CopyImageInput, CopyRequest, CreateVolumePermissions, JobState, LaunchPermissions, Region},
     engine::{Engine, EngineSettings, hub::EventHub},
     store,
 };
@@ -61,6 +63,61 @@ impl Ec2Backend for FirstAnswerLost {
         image_id: &str,
     ) -> Result<Option<SourceImage>, BackendError> {
         self.inner.describe_source_image(region, image_id).await
+    }
+
+    async fn deregister_image_and_snapshots(
+        &self,
+        region: &Region,
+        image_id: &str,
+    ) -> Result<Vec<SnapshotDeletion>, BackendError> {
+        self.inner.deregister_image_and_snapshots(region, image_id).await
+    }
+
+    async fn add_launch_permissions(
+        &self,
+        region: &Region,
+        image_id: &str,
+        permissions: &LaunchPermissions,
+    ) -> Result<(), BackendError> {
+        self.inner.add_launch_permissions(region, image_id, permissions).await
+    }
+
+    async fn launch_permissions(&self, region: &Region, image_id: &str) -> Result<LaunchPermissions, BackendError> {
+        self.inner.launch_permissions(region, image_id).await
+    }
+
+    async fn add_create_volume_permissions(
+        &self,
+        region: &Region,
+        snapshot_id: &str,
+        user_ids: &[AccountId],
+    ) -> Result<(), BackendError> {
+        self.inner
+            .add_create_volume_permissions(region, snapshot_id, user_ids)
+            .await
+    }
+
+    async fn create_volume_permissions(
+        &self,
+        region: &Region,
+        snapshot_id: &str,
+    ) -> Result<CreateVolumePermissions, BackendError> {
+        self.inner.create_volume_permissions(region, snapshot_id).await
+    }
+
+    async fn enable_image_deprecation(
+        &self,
+        region: &Region,
+        image_id: &str,
+        deprecate_at: chrono::DateTime<chrono::Utc>,
+    ) -> Result<(), BackendError> {
+        self.inner
+            .enable_image_deprecation(region, image_id, deprecate_at)
+            .await
+    }
+
+    async fn describe_kms_key(&self, region: &Region, key_id: &str) -> Result<KmsKeyLookup, BackendError> {
+        self.inner.describe_kms_key(region, key_id).await
     }
 }
 

@@ -1,16 +1,27 @@
 //! The only way amicopy touches EC2: the [`Ec2Backend`] trait, with the real implementation on
 //! aws-sdk-ec2 ([`ec2::SdkBackend`]) and a simulator that behaves like EC2 ([`sim::Simulator`]).
 //!
+//! An [`Ec2Backend`] is one AWS account's view of EC2 (and of KMS, for key checks). The
+//! [`Backends`] registry hands out the service's own account and every account of the
+//! operator's accounts file ([`accounts`]): [`ec2::SdkBackends`] assumes a role in each,
+//! [`sim::SimBackends`] simulates them all in one world.
+//!
 //! Calls are batched where EC2 allows (many images or snapshots per call). Errors keep EC2's
 //! code and message and say whether retrying the same call can help.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use crate::domain::{CopyRequest, Failure, Region, Tag};
+use crate::domain::{AccountId, CopyRequest, CreateVolumePermissions, Failure, LaunchPermissions, Region, Tag};
 
+pub mod accounts;
+mod answers;
 pub mod ec2;
+mod registry;
 pub mod sim;
+
+pub use answers::{KmsKey, KmsKeyLookup, KmsKeyState, SnapshotDeletion};
+pub use registry::{Backends, UnknownAccount};
 
 /// An EC2 error: its code and message, and whether the same call may succeed later.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -45,6 +56,9 @@ impl BackendError {
         "ServiceUnavailable",
         "Unavailable",
         "InsufficientInstanceCapacity",
+        // KMS's codes for the same.
+        "KMSInternalException",
+        "DependencyTimeoutException",
         Self::TIMEOUT,
         Self::CONNECTION,
     ];
@@ -76,11 +90,28 @@ impl BackendError {
         self.code == crate::domain::codes::DRY_RUN_OPERATION
     }
 
+    /// Whether this may be EC2's eventual consistency rather than a real absence: right after
+    /// CopyImage or right after an image turns `available`, calls about it (or its snapshots)
+    /// can answer `InvalidAMIID.NotFound`, `InvalidAMIID.Unavailable` or
+    /// `InvalidSnapshot.NotFound` for a few seconds. EC2's advice is to retry with backoff for a
+    /// bounded time; these codes are permanent otherwise, so [`BackendError::retryable`] is false.
+    pub fn is_eventual_consistency(&self) -> bool {
+        [
+            crate::domain::codes::INVALID_AMI_ID_NOT_FOUND,
+            crate::domain::codes::INVALID_AMI_ID_UNAVAILABLE,
+            INVALID_SNAPSHOT_NOT_FOUND,
+        ]
+        .contains(&self.code.as_str())
+    }
+
     /// The error as a job failure reason.
     pub fn to_failure(&self) -> Failure {
         Failure::new(self.code.clone(), self.message.clone())
     }
 }
+
+/// EC2's code for a snapshot it does not know (or that the caller may not see).
+pub const INVALID_SNAPSHOT_NOT_FOUND: &str = "InvalidSnapshot.NotFound";
 
 /// A CopyImage call to make: the accepted request, plus the EC2 ClientToken that makes it
 /// idempotent and the DryRun flag.
@@ -137,6 +168,8 @@ pub struct ImageStatus {
     pub snapshot_ids: Vec<String>,
     /// When it was created, when EC2 says.
     pub creation_date: Option<DateTime<Utc>>,
+    /// When it is (or was) deprecated (EnableImageDeprecation), when it is.
+    pub deprecation_time: Option<DateTime<Utc>>,
 }
 
 /// What DescribeSnapshots says of one snapshot's copy progress.
@@ -159,6 +192,9 @@ pub struct SourceImage {
     pub state: ImageState,
     /// The account that owns it.
     pub owner_id: String,
+    /// The snapshots of its EBS block devices: what sharing the image with another account
+    /// must share too (createVolumePermission).
+    pub snapshot_ids: Vec<String>,
     /// Whether any of its snapshots is encrypted.
     pub encrypted: bool,
     /// Its tags, `aws:` ones included.
@@ -167,8 +203,8 @@ pub struct SourceImage {
     pub outpost_arn: Option<String>,
 }
 
-/// EC2, as amicopy uses it. Every method is one EC2 API call (batched where EC2 allows) in the
-/// named Region; retries of whole operations belong to the caller.
+/// EC2, as amicopy uses it, as one AWS account sees it. Every method is one API call (batched
+/// where EC2 allows) in the named Region; retries of whole operations belong to the caller.
 #[async_trait]
 pub trait Ec2Backend: Send + Sync + 'static {
     /// CopyImage in the request's destination Region. Returns the new image id. With
@@ -196,4 +232,56 @@ pub trait Ec2Backend: Send + Sync + 'static {
     /// DescribeImages for one source image; `None` when it does not exist or is not visible.
     async fn describe_source_image(&self, region: &Region, image_id: &str)
     -> Result<Option<SourceImage>, BackendError>;
+
+    /// DeregisterImage with DeleteAssociatedSnapshots: removes the image and, in the same call,
+    /// its snapshots (EC2 keeps one another AMI also uses). Says what became of each snapshot.
+    async fn deregister_image_and_snapshots(
+        &self,
+        region: &Region,
+        image_id: &str,
+    ) -> Result<Vec<SnapshotDeletion>, BackendError>;
+
+    /// ModifyImageAttribute `launchPermission` Add: every permission in one call. Adding one
+    /// that exists is not an error. Nothing is sent when `permissions` is empty.
+    async fn add_launch_permissions(
+        &self,
+        region: &Region,
+        image_id: &str,
+        permissions: &LaunchPermissions,
+    ) -> Result<(), BackendError>;
+
+    /// DescribeImageAttribute `launchPermission`: who may launch the image besides its owner.
+    async fn launch_permissions(&self, region: &Region, image_id: &str) -> Result<LaunchPermissions, BackendError>;
+
+    /// ModifySnapshotAttribute `createVolumePermission` add for one snapshot (EC2 takes one
+    /// snapshot per call). Nothing is sent when `user_ids` is empty.
+    async fn add_create_volume_permissions(
+        &self,
+        region: &Region,
+        snapshot_id: &str,
+        user_ids: &[AccountId],
+    ) -> Result<(), BackendError>;
+
+    /// DescribeSnapshotAttribute `createVolumePermission`: who may create volumes from the
+    /// snapshot besides its owner.
+    async fn create_volume_permissions(
+        &self,
+        region: &Region,
+        snapshot_id: &str,
+    ) -> Result<CreateVolumePermissions, BackendError>;
+
+    /// EnableImageDeprecation. EC2 rounds `deprecate_at` to the minute and refuses a time in the
+    /// past or too far ahead (see [`crate::domain::DeprecateAt`]); DescribeImages then reports
+    /// it as [`ImageStatus::deprecation_time`].
+    async fn enable_image_deprecation(
+        &self,
+        region: &Region,
+        image_id: &str,
+        deprecate_at: DateTime<Utc>,
+    ) -> Result<(), BackendError>;
+
+    /// KMS DescribeKey in `region`: whether the key (id, alias, key ARN or alias ARN) exists
+    /// there for this account, and its state. A key KMS does not find is
+    /// [`KmsKeyLookup::Missing`], not an error.
+    async fn describe_kms_key(&self, region: &Region, key_id: &str) -> Result<KmsKeyLookup, BackendError>;
 }

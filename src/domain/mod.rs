@@ -6,15 +6,22 @@
 //! each of which returns the next job and its event, or refuses. Nothing here knows about gRPC,
 //! SQL or AWS.
 
+mod account;
 pub mod codes;
+mod deprecation;
 mod fields;
 mod job;
 pub mod lifecycle;
 mod request;
+mod sharing;
 mod validate;
 
+pub use account::{AccountId, INVALID_USER_ID_MALFORMED};
+pub use deprecation::{DeprecateAt, round_to_minute};
+pub use fields::FieldError;
 pub use fields::{AmiName, ClientToken, ImageId, KmsKeyId, OutpostArn, Region, ResourceType, Tag};
 pub use job::{Failure, Job, JobEvent, JobId, StoredJob};
 pub use lifecycle::{AttemptFailure, Change, CopyEnd, JobState, Refused, RetryPlan, Stop};
 pub use request::{CopyImageInput, CopyRequest, Destination, TagSpecification, TagSpecificationInput};
+pub use sharing::{CreateVolumePermissions, LaunchPermissions, OrganizationArn, OrganizationalUnitArn};
 pub use validate::{FieldViolation, InvalidRequest};

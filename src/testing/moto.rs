@@ -25,7 +25,10 @@ use tokio::{
     time::{Instant, sleep},
 };
 
-use crate::backend::ec2::{Ec2Settings, SdkBackend};
+use crate::backend::{
+    accounts::Accounts,
+    ec2::{Ec2Settings, SdkBackend, SdkBackends},
+};
 
 /// The Region test clients default to.
 pub const TEST_REGION: &str = "us-east-1";
@@ -98,6 +101,26 @@ impl MotoServer {
     /// An [`SdkBackend`] on this moto, with static test credentials and [`TEST_REGION`].
     pub fn backend(&self) -> SdkBackend {
         SdkBackend::from_sdk_config(test_sdk_config(), &self.ec2_settings())
+    }
+
+    /// aws-config for this moto: [`test_sdk_config`] with every service (EC2, STS, KMS) sent
+    /// here, as `AWS_ENDPOINT_URL` does for a config from `aws_config::defaults`.
+    pub fn sdk_config(&self) -> SdkConfig {
+        test_sdk_config()
+            .into_builder()
+            .endpoint_url(self.endpoint_url())
+            .build()
+    }
+
+    /// Every account on this moto: the own account with static test credentials (moto's
+    /// default account, 123456789012) and each of `accounts` through STS AssumeRole, with no
+    /// `--ec2-endpoint-url`: every client finds moto through [`MotoServer::sdk_config`].
+    pub fn backends(&self, accounts: Accounts) -> SdkBackends {
+        let settings = Ec2Settings {
+            ec2_endpoint_url: None,
+            ..self.ec2_settings()
+        };
+        SdkBackends::from_sdk_config(self.sdk_config(), &settings, accounts)
     }
 
     /// A plain aws-sdk-ec2 client on this moto in `region`, for setting up and checking what

@@ -1,27 +1,37 @@
-//! The real EC2 behind [`Ec2Backend`]: aws-sdk-ec2 with credentials and Region settings from
-//! aws-config's default chain (environment, profile, SSO, web identity / IRSA, IMDS), optionally
-//! assuming a role on top.
+//! The real EC2 behind [`Ec2Backend`]: aws-sdk-ec2 (and aws-sdk-kms for key checks) with
+//! credentials and Region settings from aws-config's default chain (environment, profile, SSO,
+//! web identity / IRSA, IMDS), optionally assuming a role on top. [`SdkBackends`] reaches every
+//! configured account by assuming its role (`accounts`).
 //!
-//! One SDK client per Region (`clients`), with the SDK's own retries off: the engine retries
-//! whole operations. Requests are built in `request`, answers read in `response`, and SDK errors
-//! become [`BackendError`]s in `errors`. Images and snapshots are described by id filters, up to
-//! 200 ids per call, so ids EC2 does not know are simply absent.
+//! One SDK client per service and Region (`clients`), with the SDK's own retries off: the engine
+//! retries whole operations. Requests are built in `request`, answers read in `response`, the
+//! finishing calls are in `finishing`, and SDK errors become [`BackendError`]s in `errors`.
+//! Images and snapshots are described by id filters, up to 200 ids per call, so ids EC2 does not
+//! know are simply absent. Every client honours the SDK's `AWS_ENDPOINT_URL` and
+//! `AWS_ENDPOINT_URL_<SERVICE>` when its configuration comes from `aws_config::defaults`.
 
+mod accounts;
 mod clients;
 mod errors;
+mod finishing;
 mod request;
 mod response;
+
+pub use accounts::SdkBackends;
 
 use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_config::{BehaviorVersion, SdkConfig, sts::AssumeRoleProvider};
 use aws_sdk_ec2::config::SharedCredentialsProvider;
+use chrono::{DateTime, Utc};
 use tracing::debug;
 
 use self::{clients::ClientCache, errors::from_sdk_error};
-use super::{BackendError, Ec2Backend, ImageStatus, SnapshotProgress, SourceImage, StartCopy};
-use crate::domain::Region;
+use super::{
+    BackendError, Ec2Backend, ImageStatus, KmsKeyLookup, SnapshotDeletion, SnapshotProgress, SourceImage, StartCopy,
+};
+use crate::domain::{AccountId, CreateVolumePermissions, LaunchPermissions, Region};
 
 /// How amicopyd reaches EC2 (with `--backend ec2`).
 #[derive(clap::Args, Debug, Clone)]
@@ -31,8 +41,8 @@ pub struct Ec2Settings {
     #[arg(long, env = "AMICOPY_ASSUME_ROLE_ARN")]
     pub assume_role_arn: Option<String>,
 
-    /// EC2 endpoint to call instead of AWS's, in every Region: an emulator such as moto, or a
-    /// VPC endpoint.
+    /// EC2 endpoint to call instead of AWS's, in every Region and account: an emulator such as
+    /// moto, or a VPC endpoint. STS and KMS follow the SDK's AWS_ENDPOINT_URL[_STS|_KMS].
     #[arg(long, env = "AMICOPY_EC2_ENDPOINT_URL")]
     pub ec2_endpoint_url: Option<String>,
 
@@ -63,7 +73,8 @@ pub enum Ec2SetupError {
     EndpointUrl(String),
 }
 
-/// EC2 through aws-sdk-ec2: one client per Region, built on first use.
+/// EC2 (and KMS) as one account reaches it through the SDK: one client per Region, built on
+/// first use.
 #[derive(Debug)]
 pub struct SdkBackend {
     clients: ClientCache,
@@ -73,13 +84,7 @@ impl SdkBackend {
     /// Loads credentials and settings from aws-config's default chain, assumes
     /// `--assume-role-arn` on top when given, and checks the settings.
     pub async fn new(settings: &Ec2Settings) -> Result<Self, Ec2SetupError> {
-        settings.timeout()?;
-        check_endpoint_url(settings)?;
-        let mut config = aws_config::defaults(BehaviorVersion::latest()).load().await;
-        if let Some(role_arn) = &settings.assume_role_arn {
-            config = assume_role(config, role_arn).await;
-        }
-        Self::try_from_sdk_config(config, settings)
+        Self::try_from_sdk_config(own_sdk_config(settings).await?, settings)
     }
 
     /// A backend on an aws-config the caller made (tests pass static credentials this way).
@@ -110,6 +115,18 @@ impl SdkBackend {
 
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// The service's own aws-config: the default chain (which reads `AWS_ENDPOINT_URL*`), with
+/// `--assume-role-arn` assumed on top; the settings are checked first.
+async fn own_sdk_config(settings: &Ec2Settings) -> Result<SdkConfig, Ec2SetupError> {
+    settings.timeout()?;
+    check_endpoint_url(settings)?;
+    let mut config = aws_config::defaults(BehaviorVersion::latest()).load().await;
+    if let Some(role_arn) = &settings.assume_role_arn {
+        config = assume_role(config, role_arn).await;
+    }
+    Ok(config)
+}
+
 /// `config` with credentials for `role_arn`, assumed through STS with `config`'s own
 /// credentials and refreshed before they expire. STS is reached where `config` says (its
 /// endpoint, not `--ec2-endpoint-url`); the first EC2 call makes the first STS call.
@@ -139,7 +156,7 @@ impl Ec2Backend for SdkBackend {
     async fn copy_image(&self, copy: &StartCopy) -> Result<String, BackendError> {
         let region = &copy.request.destination_region;
         let output = request::copy_image(copy)
-            .send_with(&self.clients.get(region))
+            .send_with(&self.clients.ec2(region))
             .await
             .map_err(from_sdk_error)?;
         let image_id = output
@@ -153,7 +170,7 @@ impl Ec2Backend for SdkBackend {
         if image_ids.is_empty() {
             return Ok(Vec::new());
         }
-        let client = self.clients.get(region);
+        let client = self.clients.ec2(region);
         let mut statuses = Vec::with_capacity(image_ids.len());
         for ids in image_ids.chunks(request::MAX_FILTER_VALUES) {
             // A filter rather than ImageIds: with ImageIds EC2 fails the whole call when one id
@@ -177,7 +194,7 @@ impl Ec2Backend for SdkBackend {
     async fn find_images_by_name(&self, region: &Region, name: &str) -> Result<Vec<ImageStatus>, BackendError> {
         let pages = self
             .clients
-            .get(region)
+            .ec2(region)
             .describe_images()
             .owners("self")
             .filters(request::filter("name", &[name]))
@@ -199,7 +216,7 @@ impl Ec2Backend for SdkBackend {
         if snapshot_ids.is_empty() {
             return Ok(Vec::new());
         }
-        let client = self.clients.get(region);
+        let client = self.clients.ec2(region);
         let mut progress = Vec::with_capacity(snapshot_ids.len());
         for ids in snapshot_ids.chunks(request::MAX_FILTER_VALUES) {
             // A filter for the same reason as in describe_images: unknown ids are left out.
@@ -221,7 +238,7 @@ impl Ec2Backend for SdkBackend {
 
     async fn deregister_image(&self, region: &Region, image_id: &str) -> Result<(), BackendError> {
         self.clients
-            .get(region)
+            .ec2(region)
             .deregister_image()
             .image_id(image_id)
             .send()
@@ -238,7 +255,7 @@ impl Ec2Backend for SdkBackend {
     ) -> Result<Option<SourceImage>, BackendError> {
         let answer = self
             .clients
-            .get(region)
+            .ec2(region)
             .describe_images()
             .image_ids(image_id)
             .send()
@@ -253,6 +270,65 @@ impl Ec2Backend for SdkBackend {
             Err(error) if errors::means_image_unknown(&error) => Ok(None),
             Err(error) => Err(error),
         }
+    }
+
+    async fn deregister_image_and_snapshots(
+        &self,
+        region: &Region,
+        image_id: &str,
+    ) -> Result<Vec<SnapshotDeletion>, BackendError> {
+        let deletions = finishing::deregister_image_and_snapshots(&self.clients.ec2(region), image_id).await?;
+        debug!(region = %region, image_id = %image_id, snapshots = deletions.len(), "image deregistered with its snapshots");
+        Ok(deletions)
+    }
+
+    async fn add_launch_permissions(
+        &self,
+        region: &Region,
+        image_id: &str,
+        permissions: &LaunchPermissions,
+    ) -> Result<(), BackendError> {
+        if permissions.is_empty() {
+            return Ok(());
+        }
+        finishing::add_launch_permissions(&self.clients.ec2(region), image_id, permissions).await
+    }
+
+    async fn launch_permissions(&self, region: &Region, image_id: &str) -> Result<LaunchPermissions, BackendError> {
+        finishing::launch_permissions(&self.clients.ec2(region), image_id).await
+    }
+
+    async fn add_create_volume_permissions(
+        &self,
+        region: &Region,
+        snapshot_id: &str,
+        user_ids: &[AccountId],
+    ) -> Result<(), BackendError> {
+        if user_ids.is_empty() {
+            return Ok(());
+        }
+        finishing::add_create_volume_permissions(&self.clients.ec2(region), snapshot_id, user_ids).await
+    }
+
+    async fn create_volume_permissions(
+        &self,
+        region: &Region,
+        snapshot_id: &str,
+    ) -> Result<CreateVolumePermissions, BackendError> {
+        finishing::create_volume_permissions(&self.clients.ec2(region), snapshot_id).await
+    }
+
+    async fn enable_image_deprecation(
+        &self,
+        region: &Region,
+        image_id: &str,
+        deprecate_at: DateTime<Utc>,
+    ) -> Result<(), BackendError> {
+        finishing::enable_image_deprecation(&self.clients.ec2(region), image_id, deprecate_at).await
+    }
+
+    async fn describe_kms_key(&self, region: &Region, key_id: &str) -> Result<KmsKeyLookup, BackendError> {
+        finishing::describe_kms_key(&self.clients.kms(region), region, key_id).await
     }
 }
 

@@ -1,14 +1,17 @@
-//! EC2 requests built from amicopy's: every CopyImage field, and DescribeImages /
-//! DescribeSnapshots filters.
+//! EC2 requests built from amicopy's: every CopyImage field, DescribeImages /
+//! DescribeSnapshots filters, and launch permissions to add.
 
 use aws_sdk_ec2::{
     operation::copy_image::builders::CopyImageInputBuilder,
-    types::{Filter, ResourceType as Ec2ResourceType, Tag as Ec2Tag, TagSpecification as Ec2TagSpecification},
+    types::{
+        Filter, LaunchPermission, LaunchPermissionModifications, PermissionGroup, ResourceType as Ec2ResourceType,
+        Tag as Ec2Tag, TagSpecification as Ec2TagSpecification,
+    },
 };
 
 use crate::{
     backend::StartCopy,
-    domain::{Destination, ResourceType, TagSpecification},
+    domain::{Destination, LaunchPermissions, ResourceType, TagSpecification},
 };
 
 /// The CopyImage call for a copy, every field of the accepted request included. It is sent to
@@ -61,6 +64,30 @@ fn tag_specifications(specs: &[TagSpecification]) -> Option<Vec<Ec2TagSpecificat
         })
         .collect();
     Some(specs)
+}
+
+/// ModifyImageAttribute's `LaunchPermission.Add`: one entry per account, organization and OU,
+/// and `Group: all` when public.
+pub(super) fn launch_permission_add(permissions: &LaunchPermissions) -> LaunchPermissionModifications {
+    let users = permissions
+        .user_ids
+        .iter()
+        .map(|id| LaunchPermission::builder().user_id(id.as_str()).build());
+    let organizations = permissions
+        .organization_arns
+        .iter()
+        .map(|arn| LaunchPermission::builder().organization_arn(arn.as_str()).build());
+    let units = permissions.organizational_unit_arns.iter().map(|arn| {
+        LaunchPermission::builder()
+            .organizational_unit_arn(arn.as_str())
+            .build()
+    });
+    let public = permissions
+        .public
+        .then(|| LaunchPermission::builder().group(PermissionGroup::All).build());
+    LaunchPermissionModifications::builder()
+        .set_add(Some(users.chain(organizations).chain(units).chain(public).collect()))
+        .build()
 }
 
 /// Most values sent in one Describe* filter; more ids take several calls. A conservative bound
@@ -177,6 +204,33 @@ mod tests {
         .build()
         .unwrap();
         assert_eq!(sent.destination_availability_zone_id(), Some("usw2-lax1-az1"));
+    }
+
+    #[test]
+    fn launch_permissions_become_one_entry_each() {
+        use crate::domain::{AccountId, OrganizationArn, OrganizationalUnitArn};
+        let add = launch_permission_add(&LaunchPermissions {
+            user_ids: vec![AccountId::parse("222233334444").unwrap()],
+            organization_arns: vec![
+                OrganizationArn::parse("arn:aws:organizations::111122223333:organization/o-abcde12345").unwrap(),
+            ],
+            organizational_unit_arns: vec![
+                OrganizationalUnitArn::parse("arn:aws:organizations::111122223333:ou/o-abcde12345/ou-ab12-cdefgh34")
+                    .unwrap(),
+            ],
+            public: true,
+        });
+        let entries = add.add();
+        assert_eq!(entries.len(), 4);
+        assert_eq!(entries[0].user_id(), Some("222233334444"));
+        assert!(
+            entries[1]
+                .organization_arn()
+                .is_some_and(|arn| arn.ends_with("o-abcde12345"))
+        );
+        assert!(entries[2].organizational_unit_arn().is_some());
+        assert_eq!(entries[3].group(), Some(&PermissionGroup::All));
+        assert!(add.remove().is_empty());
     }
 
     #[test]

@@ -1,8 +1,16 @@
 //! What the simulated EC2 holds before any copy: source images in several Regions and the
 //! account's KMS keys. Built in (`catalogue.json` beside this file) or read from the file named
 //! by `--sim-catalogue`, in the same format; every entry is checked when it is loaded.
+//!
+//! The catalogue belongs to the simulator's own account (`--sim-account-id`). An image naming
+//! another `owner_id` is shared with the own account (launch permission and createVolumePermission)
+//! unless `shared_with` lists other accounts; `public` shares it with everyone. A key's
+//! `shared_with` lists the accounts its key policy lets copy images it encrypts.
 
-use std::{collections::HashSet, path::Path};
+use std::{
+    collections::{BTreeMap, BTreeSet, HashSet},
+    path::Path,
+};
 
 use chrono::{DateTime, TimeZone, Utc};
 use serde::Deserialize;
@@ -10,12 +18,12 @@ use sha2::{Digest, Sha256};
 
 use super::{
     SimError,
-    images::{Image, Snapshot},
-    kms::{Keyring, KmsKey},
+    images::{Image, Launch, Snapshot},
+    kms::{KeyState, Keyring, KmsKey},
 };
 use crate::{
     backend::ImageState,
-    domain::{AmiName, ImageId, KmsKeyId, OutpostArn, Region, Tag},
+    domain::{AccountId, AmiName, ImageId, KmsKeyId, OutpostArn, Region, Tag},
 };
 
 /// The built-in catalogue.
@@ -56,6 +64,13 @@ struct ImageEntry {
     tags: Vec<Tag>,
     #[serde(default)]
     creation_date: Option<DateTime<Utc>>,
+    /// Accounts given launch permission and createVolumePermission; the own account when
+    /// not given and another account owns the image, nobody otherwise.
+    #[serde(default)]
+    shared_with: Option<Vec<String>>,
+    /// Launch permission and createVolumePermission for everyone (`all`).
+    #[serde(default)]
+    public: bool,
     block_devices: Vec<DeviceEntry>,
 }
 
@@ -80,6 +95,12 @@ struct KeyEntry {
     aliases: Vec<String>,
     #[serde(default = "enabled_by_default")]
     enabled: bool,
+    /// Scheduled for deletion: it exists but cannot be used.
+    #[serde(default)]
+    pending_deletion: bool,
+    /// Accounts the key policy lets use it.
+    #[serde(default)]
+    shared_with: Vec<String>,
 }
 
 fn enabled_by_default() -> bool {
@@ -138,12 +159,26 @@ fn key(entry: KeyEntry) -> Result<KmsKey, String> {
     if let Some(bad) = entry.aliases.iter().find(|a| !a.starts_with("alias/") || a.len() <= 6) {
         return Err(format!("KMS key {}: alias {bad:?} must be alias/NAME", entry.key_id));
     }
+    let shared_with = accounts(&entry.shared_with).map_err(|e| format!("KMS key {}: {e}", entry.key_id))?;
+    let state = match (entry.enabled, entry.pending_deletion) {
+        (_, true) => KeyState::PendingDeletion,
+        (true, false) => KeyState::Enabled,
+        (false, false) => KeyState::Disabled,
+    };
     Ok(KmsKey {
         region,
         key_id: entry.key_id,
         aliases: entry.aliases,
-        enabled: entry.enabled,
+        state,
+        shared_with: shared_with.into_iter().collect(),
     })
+}
+
+/// Account ids, each checked.
+fn accounts(ids: &[String]) -> Result<BTreeSet<AccountId>, String> {
+    ids.iter()
+        .map(|id| AccountId::parse(id).map_err(|e| format!("shared_with: {}", e.description)))
+        .collect()
 }
 
 fn image(entry: ImageEntry, account_id: &str, keyring: &Keyring) -> Result<Image, String> {
@@ -155,6 +190,11 @@ fn image(entry: ImageEntry, account_id: &str, keyring: &Keyring) -> Result<Image
     if owner_id.len() != 12 || !owner_id.bytes().all(|b| b.is_ascii_digit()) {
         return Err(at(format!("owner_id {owner_id:?} must be 12 digits")));
     }
+    let user_ids = match &entry.shared_with {
+        Some(ids) => accounts(ids).map_err(at)?,
+        None if owner_id != account_id => accounts(&[account_id.to_owned()]).map_err(at)?,
+        None => BTreeSet::new(),
+    };
     if let Some(arn) = &entry.outpost_arn {
         let outpost = OutpostArn::parse(arn).map_err(|e| at(e.description))?;
         if outpost.region() != region.as_str() {
@@ -168,9 +208,13 @@ fn image(entry: ImageEntry, account_id: &str, keyring: &Keyring) -> Result<Image
         return Err(at("it needs at least one block device".to_owned()));
     }
     let encrypted = entry.encrypted || entry.outpost_arn.is_some();
+    if encrypted && entry.public {
+        return Err(at("an encrypted image cannot be public".to_owned()));
+    }
     let kms_key_id = if encrypted {
         Some(
             keyring
+                .keys_of(&owner_id, &BTreeMap::new())
                 .resolve(&region, entry.kms_key_id.as_deref())
                 .map_err(|reason| at(reason.message))?,
         )
@@ -209,6 +253,12 @@ fn image(entry: ImageEntry, account_id: &str, keyring: &Keyring) -> Result<Image
         visible_from: f64::NEG_INFINITY,
         copy: None,
         deregistered_at: None,
+        launch: Launch {
+            user_ids,
+            public: entry.public,
+            ..Launch::default()
+        },
+        deprecation_time: None,
         id,
     })
 }
@@ -250,6 +300,65 @@ mod tests {
         assert_eq!(catalogue.images.len(), 1);
         assert_eq!(catalogue.images[0].region.as_str(), "sa-east-1");
         assert_eq!(catalogue.images[0].owner_id, ACCOUNT);
+    }
+
+    #[test]
+    fn another_owners_image_is_shared_with_the_own_account_unless_it_says_otherwise() {
+        let catalogue = Catalogue::load(None, ACCOUNT).unwrap();
+        let vendor = catalogue
+            .images
+            .iter()
+            .find(|i| i.id == "ami-0a1b2c3d4e5f60005")
+            .unwrap();
+        assert_eq!(
+            vendor.launch.user_ids.iter().map(AccountId::as_str).collect::<Vec<_>>(),
+            [ACCOUNT]
+        );
+        let base = catalogue
+            .images
+            .iter()
+            .find(|i| i.id == "ami-0a1b2c3d4e5f60001")
+            .unwrap();
+        assert!(
+            base.launch.user_ids.is_empty() && !base.launch.public,
+            "the own images are private"
+        );
+
+        let listed = Catalogue::parse(
+            r#"{"images": [{"image_id": "ami-0123456789abcdef0", "region": "us-east-1", "name": "x1x",
+                "owner_id": "444455556666", "shared_with": ["222233334444"], "public": true,
+                "block_devices": [{"device_name": "/dev/xvda", "size_gib": 4}]}]}"#,
+            ACCOUNT,
+        )
+        .unwrap();
+        let launch = &listed.images[0].launch;
+        assert_eq!(
+            launch.user_ids.iter().map(AccountId::as_str).collect::<Vec<_>>(),
+            ["222233334444"]
+        );
+        assert!(launch.public);
+    }
+
+    #[test]
+    fn an_encrypted_image_cannot_be_public() {
+        let error = Catalogue::parse(
+            r#"{"images": [{"image_id": "ami-0123456789abcdef0", "region": "us-east-1", "name": "x1x",
+                "encrypted": true, "public": true,
+                "block_devices": [{"device_name": "/dev/xvda", "size_gib": 4}]}]}"#,
+            ACCOUNT,
+        )
+        .unwrap_err();
+        assert!(error.contains("cannot be public"), "{error}");
+        let bad_share = Catalogue::parse(
+            r#"{"images": [{"image_id": "ami-0123456789abcdef0", "region": "us-east-1", "name": "x1x",
+                "shared_with": ["12"], "block_devices": [{"device_name": "/dev/xvda", "size_gib": 4}]}]}"#,
+            ACCOUNT,
+        )
+        .unwrap_err();
+        assert!(
+            bad_share.contains("shared_with") && bad_share.contains("12 digits"),
+            "{bad_share}"
+        );
     }
 
     #[test]

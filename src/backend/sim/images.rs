@@ -2,11 +2,13 @@
 //! from simulated time. State is never stored as it changes: it is worked out from the copy's
 //! plan whenever someone looks.
 
+use std::collections::BTreeSet;
+
 use chrono::{DateTime, Utc};
 
 use crate::{
-    backend::{ImageState, ImageStatus, SnapshotProgress, SourceImage},
-    domain::{Failure, Region, Tag},
+    backend::{BackendError, INVALID_SNAPSHOT_NOT_FOUND, ImageState, ImageStatus, SnapshotProgress, SourceImage},
+    domain::{AccountId, Failure, LaunchPermissions, OrganizationArn, OrganizationalUnitArn, Region, Tag, codes},
 };
 
 /// One image in one Region: from the catalogue, or made by CopyImage.
@@ -31,6 +33,41 @@ pub(super) struct Image {
     pub(super) copy: Option<CopyPlan>,
     /// Simulated second it was deregistered at.
     pub(super) deregistered_at: Option<f64>,
+    /// Who may launch it besides its owner.
+    pub(super) launch: Launch,
+    /// EnableImageDeprecation's time, rounded to the minute.
+    pub(super) deprecation_time: Option<DateTime<Utc>>,
+}
+
+/// An image's launch permissions, as sets: adding one that is there changes nothing.
+#[derive(Debug, Clone, Default)]
+pub(super) struct Launch {
+    pub(super) user_ids: BTreeSet<AccountId>,
+    pub(super) organization_arns: BTreeSet<OrganizationArn>,
+    pub(super) organizational_unit_arns: BTreeSet<OrganizationalUnitArn>,
+    pub(super) public: bool,
+}
+
+impl Launch {
+    /// Adds every permission of `permissions`.
+    pub(super) fn add(&mut self, permissions: &LaunchPermissions) {
+        self.user_ids.extend(permissions.user_ids.iter().cloned());
+        self.organization_arns
+            .extend(permissions.organization_arns.iter().cloned());
+        self.organizational_unit_arns
+            .extend(permissions.organizational_unit_arns.iter().cloned());
+        self.public |= permissions.public;
+    }
+
+    /// The permissions, as DescribeImageAttribute lists them.
+    pub(super) fn permissions(&self) -> LaunchPermissions {
+        LaunchPermissions {
+            user_ids: self.user_ids.iter().cloned().collect(),
+            organization_arns: self.organization_arns.iter().cloned().collect(),
+            organizational_unit_arns: self.organizational_unit_arns.iter().cloned().collect(),
+            public: self.public,
+        }
+    }
 }
 
 /// One EBS snapshot of an image.
@@ -71,6 +108,39 @@ impl Image {
             }
         }
         (self.settled_state.clone(), None)
+    }
+
+    /// The simulated second its copy ended `available`, for a copy that does.
+    fn available_at(&self) -> Option<f64> {
+        let plan = self.copy.as_ref()?;
+        plan.failure.is_none().then_some(plan.started_at + plan.duration)
+    }
+
+    /// EC2's eventual consistency right after an image turns `available`: for `settle` simulated
+    /// seconds, calls about its attributes answer as if it were not there yet (first
+    /// `InvalidAMIID.NotFound`, then `InvalidAMIID.Unavailable`), and calls about its snapshots
+    /// `InvalidSnapshot.NotFound`. `None` once it has settled, and for images that were never
+    /// copied.
+    pub(super) fn settling(&self, now: f64, settle: f64, snapshot_id: Option<&str>) -> Option<BackendError> {
+        let available_at = self.available_at()?;
+        if !(available_at..available_at + settle).contains(&now) {
+            return None;
+        }
+        let error = match snapshot_id {
+            Some(snapshot_id) => BackendError::from_code(
+                INVALID_SNAPSHOT_NOT_FOUND,
+                format!("The snapshot '{snapshot_id}' does not exist."),
+            ),
+            None if now < available_at + settle / 2.0 => BackendError::from_code(
+                codes::INVALID_AMI_ID_NOT_FOUND,
+                format!("The image id '[{}]' does not exist", self.id),
+            ),
+            None => BackendError::from_code(
+                codes::INVALID_AMI_ID_UNAVAILABLE,
+                format!("The image id '[{}]' is no longer available", self.id),
+            ),
+        };
+        Some(error)
     }
 
     /// Whether its copy is still running: it counts against the Region's concurrency limit.
@@ -119,9 +189,15 @@ impl Image {
             name: self.name.clone(),
             state,
             state_reason,
-            snapshot_ids: self.snapshots.iter().map(|s| s.id.clone()).collect(),
+            snapshot_ids: self.snapshot_ids(),
             creation_date: Some(self.creation_date),
+            deprecation_time: self.deprecation_time,
         }
+    }
+
+    /// Its snapshots' ids, in block device order.
+    pub(super) fn snapshot_ids(&self) -> Vec<String> {
+        self.snapshots.iter().map(|s| s.id.clone()).collect()
     }
 
     /// What DescribeSnapshots says of its snapshot `index` at `now`.
@@ -140,6 +216,7 @@ impl Image {
             region: self.region.clone(),
             state: self.state_at(now).0,
             owner_id: self.owner_id.clone(),
+            snapshot_ids: self.snapshot_ids(),
             encrypted: self.encrypted,
             tags: self.tags.clone(),
             outpost_arn: self.outpost_arn.clone(),
@@ -161,6 +238,8 @@ impl Image {
             outpost_arn: self.outpost_arn.clone(),
             tags: self.tags.clone(),
             creation_date: self.creation_date,
+            launch_permissions: self.launch.permissions(),
+            deprecation_time: self.deprecation_time,
             snapshots: self
                 .snapshots
                 .iter()
@@ -204,6 +283,10 @@ pub struct SimImage {
     pub tags: Vec<Tag>,
     /// When it was made (wall-clock time).
     pub creation_date: DateTime<Utc>,
+    /// Who may launch it besides its owner.
+    pub launch_permissions: LaunchPermissions,
+    /// When it is deprecated, if EnableImageDeprecation was called.
+    pub deprecation_time: Option<DateTime<Utc>>,
     /// Its snapshots, one per block device.
     pub snapshots: Vec<SimSnapshot>,
 }
@@ -225,4 +308,15 @@ pub struct SimSnapshot {
     pub tags: Vec<Tag>,
     /// Copy progress, 0–100.
     pub progress_percent: u8,
+}
+
+/// What one account holds in one Region of the simulated world: proof that a roll-back left
+/// nothing behind.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SimInventory {
+    /// Its images that are not deregistered, by id.
+    pub images: Vec<SimImage>,
+    /// Its snapshots that are not deleted, by id (a deregistered image's snapshots stay unless
+    /// they were deleted with it).
+    pub snapshot_ids: Vec<String>,
 }

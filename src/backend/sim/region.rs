@@ -1,68 +1,84 @@
-//! One Region of the simulated EC2: its images, the snapshots behind them, the ClientTokens
-//! CopyImage has seen there and the request-rate buckets of the four API calls amicopy makes.
+//! One Region of the simulated EC2: the images and snapshots of every account there, and each
+//! account's own ClientTokens and request-rate buckets (EC2 meters per account and Region).
 
-use std::{collections::HashMap, time::Duration};
+use std::{
+    collections::{BTreeSet, HashMap},
+    time::Duration,
+};
 
 use tokio::time::Instant;
 
 use super::{SimSettings, images::Image};
 use crate::{
     backend::BackendError,
-    domain::{Region, codes},
+    domain::{AccountId, Region, codes},
     ratelimit::TokenBucket,
 };
 
-/// The EC2 API calls the simulator meters, each with its own bucket per Region.
+/// The API calls the simulator meters, each with its own bucket per account and Region.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Api {
     CopyImage,
     DescribeImages,
     DescribeSnapshots,
     DeregisterImage,
+    ModifyImageAttribute,
+    DescribeImageAttribute,
+    ModifySnapshotAttribute,
+    DescribeSnapshotAttribute,
+    EnableImageDeprecation,
+    /// KMS, not EC2: KMS meters per account and Region too, and answers ThrottlingException.
+    DescribeKey,
 }
 
 impl Api {
-    /// EC2's name of the call.
+    const COUNT: usize = 10;
+
+    /// The API's name, as its service spells it.
     pub(super) fn name(self) -> &'static str {
         match self {
             Self::CopyImage => "CopyImage",
             Self::DescribeImages => "DescribeImages",
             Self::DescribeSnapshots => "DescribeSnapshots",
             Self::DeregisterImage => "DeregisterImage",
+            Self::ModifyImageAttribute => "ModifyImageAttribute",
+            Self::DescribeImageAttribute => "DescribeImageAttribute",
+            Self::ModifySnapshotAttribute => "ModifySnapshotAttribute",
+            Self::DescribeSnapshotAttribute => "DescribeSnapshotAttribute",
+            Self::EnableImageDeprecation => "EnableImageDeprecation",
+            Self::DescribeKey => "DescribeKey",
         }
+    }
+
+    fn index(self) -> usize {
+        self as usize
     }
 }
 
-/// Bucket sizes and refill rates per real second (the simulated rates times the time factor).
+/// Bucket sizes and refill rates per real second (the simulated rates times the time factor),
+/// by [`Api`].
 #[derive(Debug, Clone, Copy)]
-pub(super) struct RateLimits {
-    copy_image: (u32, f64),
-    describe_images: (u32, f64),
-    describe_snapshots: (u32, f64),
-    deregister_image: (u32, f64),
-}
+pub(super) struct RateLimits([(u32, f64); Api::COUNT]);
 
 impl RateLimits {
     /// The limits `settings` ask for, at `time_factor` simulated seconds per real second.
     pub(super) fn new(settings: &SimSettings, time_factor: f64) -> Self {
-        Self {
-            copy_image: (
-                settings.sim_copy_image_burst,
-                settings.sim_copy_image_refill * time_factor,
-            ),
-            describe_images: (
-                settings.sim_describe_images_burst,
-                settings.sim_describe_images_refill * time_factor,
-            ),
-            describe_snapshots: (
-                settings.sim_describe_snapshots_burst,
-                settings.sim_describe_snapshots_refill * time_factor,
-            ),
-            deregister_image: (
-                settings.sim_deregister_image_burst,
-                settings.sim_deregister_image_refill * time_factor,
-            ),
-        }
+        let s = settings;
+        let limit = |burst: u32, refill: f64| (burst, refill * time_factor);
+        let modify = limit(s.sim_modify_attribute_burst, s.sim_modify_attribute_refill);
+        let describe_attribute = limit(s.sim_describe_attribute_burst, s.sim_describe_attribute_refill);
+        Self([
+            limit(s.sim_copy_image_burst, s.sim_copy_image_refill),
+            limit(s.sim_describe_images_burst, s.sim_describe_images_refill),
+            limit(s.sim_describe_snapshots_burst, s.sim_describe_snapshots_refill),
+            limit(s.sim_deregister_image_burst, s.sim_deregister_image_refill),
+            modify,
+            describe_attribute,
+            modify,
+            describe_attribute,
+            modify,
+            limit(s.sim_describe_key_burst, s.sim_describe_key_refill),
+        ])
     }
 }
 
@@ -73,68 +89,111 @@ pub(super) struct TokenUse {
     pub(super) image_id: String,
 }
 
+/// What one account has to itself in one Region.
+#[derive(Debug)]
+pub(super) struct Quota {
+    pub(super) tokens: HashMap<String, TokenUse>,
+    buckets: Vec<TokenBucket>,
+}
+
+impl Quota {
+    fn new(limits: &RateLimits) -> Self {
+        Self {
+            tokens: HashMap::new(),
+            buckets: limits
+                .0
+                .iter()
+                .map(|&(burst, refill)| TokenBucket::new(burst, refill))
+                .collect(),
+        }
+    }
+}
+
+/// One snapshot: whose it is, the image it was made for, who may create volumes from it.
+#[derive(Debug, Clone)]
+pub(super) struct SnapshotRecord {
+    pub(super) image_id: String,
+    pub(super) owner_id: String,
+    /// createVolumePermission `UserId`s.
+    pub(super) users: BTreeSet<AccountId>,
+    /// createVolumePermission `Group: all`.
+    pub(super) public: bool,
+    /// Deleted (DeregisterImage with DeleteAssociatedSnapshots).
+    pub(super) deleted: bool,
+}
+
 /// Everything in one Region.
 #[derive(Debug)]
 pub(super) struct RegionState {
     pub(super) images: HashMap<String, Image>,
-    /// Snapshot id → id of the image it belongs to.
-    snapshot_owners: HashMap<String, String>,
-    pub(super) tokens: HashMap<String, TokenUse>,
-    copy_image: TokenBucket,
-    describe_images: TokenBucket,
-    describe_snapshots: TokenBucket,
-    deregister_image: TokenBucket,
+    pub(super) snapshots: HashMap<String, SnapshotRecord>,
+    quotas: HashMap<String, Quota>,
+    limits: RateLimits,
 }
 
 impl RegionState {
-    /// An empty Region with full buckets.
+    /// An empty Region whose accounts start with full buckets.
     pub(super) fn new(limits: &RateLimits) -> Self {
-        let bucket = |(burst, refill): (u32, f64)| TokenBucket::new(burst, refill);
         Self {
             images: HashMap::new(),
-            snapshot_owners: HashMap::new(),
-            tokens: HashMap::new(),
-            copy_image: bucket(limits.copy_image),
-            describe_images: bucket(limits.describe_images),
-            describe_snapshots: bucket(limits.describe_snapshots),
-            deregister_image: bucket(limits.deregister_image),
+            snapshots: HashMap::new(),
+            quotas: HashMap::new(),
+            limits: *limits,
         }
     }
 
-    /// Adds an image and indexes its snapshots.
+    /// Adds an image and records its snapshots. A snapshot starts shared with whoever the image
+    /// is (catalogue images shared with the account; new copies with nobody).
     pub(super) fn insert(&mut self, image: Image) {
         for snapshot in &image.snapshots {
-            self.snapshot_owners.insert(snapshot.id.clone(), image.id.clone());
+            self.snapshots
+                .entry(snapshot.id.clone())
+                .or_insert_with(|| SnapshotRecord {
+                    image_id: image.id.clone(),
+                    owner_id: image.owner_id.clone(),
+                    users: image.launch.user_ids.clone(),
+                    public: image.launch.public,
+                    deleted: false,
+                });
         }
         self.images.insert(image.id.clone(), image);
     }
 
-    /// The image a snapshot belongs to, and the snapshot's place in it.
-    pub(super) fn snapshot(&self, snapshot_id: &str) -> Option<(&Image, usize)> {
-        let image = self.images.get(self.snapshot_owners.get(snapshot_id)?)?;
+    /// The image a snapshot that still exists was made for, and the snapshot's place in it.
+    pub(super) fn snapshot(&self, snapshot_id: &str) -> Option<(&Image, usize, &SnapshotRecord)> {
+        let record = self.snapshots.get(snapshot_id).filter(|record| !record.deleted)?;
+        let image = self.images.get(&record.image_id)?;
         let index = image.snapshots.iter().position(|s| s.id == snapshot_id)?;
-        Some((image, index))
+        Some((image, index, record))
     }
 
     /// Whether any snapshot or image already has this id.
     pub(super) fn holds_id(&self, id: &str) -> bool {
-        self.images.contains_key(id) || self.snapshot_owners.contains_key(id)
+        self.images.contains_key(id) || self.snapshots.contains_key(id)
     }
 
-    /// Takes a token from the call's bucket, or answers RequestLimitExceeded as EC2 does.
-    pub(super) fn meter(&mut self, api: Api, region: &Region, now: Instant) -> Result<(), BackendError> {
-        let bucket = match api {
-            Api::CopyImage => &mut self.copy_image,
-            Api::DescribeImages => &mut self.describe_images,
-            Api::DescribeSnapshots => &mut self.describe_snapshots,
-            Api::DeregisterImage => &mut self.deregister_image,
-        };
+    /// What `account` has to itself here, made on its first call.
+    pub(super) fn quota(&mut self, account: &str) -> &mut Quota {
+        let limits = &self.limits;
+        self.quotas
+            .entry(account.to_owned())
+            .or_insert_with(|| Quota::new(limits))
+    }
+
+    /// Takes a token from the account's bucket for the call, or answers as the service does
+    /// when throttling (RequestLimitExceeded; ThrottlingException from KMS).
+    pub(super) fn meter(&mut self, api: Api, account: &str, region: &Region, now: Instant) -> Result<(), BackendError> {
+        let bucket = &mut self.quota(account).buckets[api.index()];
         bucket.try_take(now).map_err(|wait: Duration| {
-            tracing::debug!(api = api.name(), %region, wait_ms = wait.as_millis(), "simulated throttling");
-            BackendError::from_code(
-                codes::REQUEST_LIMIT_EXCEEDED,
-                format!("Request limit exceeded for {} in {region}.", api.name()),
-            )
+            tracing::debug!(api = api.name(), account, %region, wait_ms = wait.as_millis(), "simulated throttling");
+            if api == Api::DescribeKey {
+                BackendError::from_code("ThrottlingException", "Rate exceeded")
+            } else {
+                BackendError::from_code(
+                    codes::REQUEST_LIMIT_EXCEEDED,
+                    format!("Request limit exceeded for {} in {region}.", api.name()),
+                )
+            }
         })
     }
 }

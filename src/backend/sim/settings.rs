@@ -31,14 +31,22 @@ pub struct SimSettings {
     /// as src/backend/sim/catalogue.json).
     #[arg(long, env = "AMICOPY_SIM_CATALOGUE")]
     pub sim_catalogue: Option<PathBuf>,
-    /// The simulated caller's AWS account id (owner of its copies and KMS keys).
+    /// The simulator's own AWS account id: the service's own account, owner of the catalogue.
+    /// The accounts of --accounts-file exist beside it in the same simulated world.
     #[arg(long, env = "AMICOPY_SIM_ACCOUNT_ID", default_value = "111122223333")]
     pub sim_account_id: String,
     /// Simulated seconds a new image stays invisible to DescribeImages (EC2's eventual
     /// consistency).
     #[arg(long, env = "AMICOPY_SIM_VISIBILITY_DELAY_SECONDS", default_value_t = 0.0)]
     pub sim_visibility_delay_seconds: f64,
-    /// Copies in progress at once per destination Region; more answer ResourceLimitExceeded.
+    /// Simulated seconds after a copy turns `available` during which EC2 has not caught up:
+    /// ModifyImageAttribute, DescribeImageAttribute and EnableImageDeprecation on it answer
+    /// InvalidAMIID.NotFound (first half) or InvalidAMIID.Unavailable (second half), and
+    /// Modify/DescribeSnapshotAttribute on its snapshots InvalidSnapshot.NotFound.
+    #[arg(long, env = "AMICOPY_SIM_SETTLE_SECONDS", default_value_t = 5.0)]
+    pub sim_settle_seconds: f64,
+    /// Copies in progress at once per account and destination Region; more answer
+    /// ResourceLimitExceeded.
     #[arg(long, env = "AMICOPY_SIM_MAX_CONCURRENT_COPIES", default_value_t = 300)]
     pub sim_max_concurrent_copies: u32,
     /// CopyImage request bucket size per Region.
@@ -65,6 +73,27 @@ pub struct SimSettings {
     /// DeregisterImage requests per simulated second the bucket regains.
     #[arg(long, env = "AMICOPY_SIM_DEREGISTER_IMAGE_REFILL", default_value_t = 5.0)]
     pub sim_deregister_image_refill: f64,
+    /// Request bucket size per account and Region of each mutating finishing call
+    /// (ModifyImageAttribute, ModifySnapshotAttribute, EnableImageDeprecation), one bucket each.
+    #[arg(long, env = "AMICOPY_SIM_MODIFY_ATTRIBUTE_BURST", default_value_t = 50)]
+    pub sim_modify_attribute_burst: u32,
+    /// Requests per simulated second each of those buckets regains.
+    #[arg(long, env = "AMICOPY_SIM_MODIFY_ATTRIBUTE_REFILL", default_value_t = 5.0)]
+    pub sim_modify_attribute_refill: f64,
+    /// Request bucket size per account and Region of DescribeImageAttribute and of
+    /// DescribeSnapshotAttribute, one bucket each.
+    #[arg(long, env = "AMICOPY_SIM_DESCRIBE_ATTRIBUTE_BURST", default_value_t = 100)]
+    pub sim_describe_attribute_burst: u32,
+    /// Requests per simulated second each of those buckets regains.
+    #[arg(long, env = "AMICOPY_SIM_DESCRIBE_ATTRIBUTE_REFILL", default_value_t = 20.0)]
+    pub sim_describe_attribute_refill: f64,
+    /// KMS DescribeKey request bucket size per account and Region (throttled with
+    /// ThrottlingException, as KMS does).
+    #[arg(long, env = "AMICOPY_SIM_DESCRIBE_KEY_BURST", default_value_t = 100)]
+    pub sim_describe_key_burst: u32,
+    /// KMS DescribeKey requests per simulated second the bucket regains.
+    #[arg(long, env = "AMICOPY_SIM_DESCRIBE_KEY_REFILL", default_value_t = 50.0)]
+    pub sim_describe_key_refill: f64,
     /// Source Regions the caller may not copy from (comma-separated): CopyImage, DryRun
     /// included, answers UnauthorizedOperation.
     #[arg(long, env = "AMICOPY_SIM_DENY_SOURCE_REGIONS", value_delimiter = ',')]
@@ -83,6 +112,7 @@ impl Default for SimSettings {
             sim_catalogue: None,
             sim_account_id: "111122223333".to_owned(),
             sim_visibility_delay_seconds: 0.0,
+            sim_settle_seconds: 5.0,
             sim_max_concurrent_copies: 300,
             sim_copy_image_burst: 100,
             sim_copy_image_refill: 1.0,
@@ -92,6 +122,12 @@ impl Default for SimSettings {
             sim_describe_snapshots_refill: 20.0,
             sim_deregister_image_burst: 100,
             sim_deregister_image_refill: 5.0,
+            sim_modify_attribute_burst: 50,
+            sim_modify_attribute_refill: 5.0,
+            sim_describe_attribute_burst: 100,
+            sim_describe_attribute_refill: 20.0,
+            sim_describe_key_burst: 100,
+            sim_describe_key_refill: 50.0,
             sim_deny_source_regions: Vec::new(),
         }
     }
@@ -135,6 +171,9 @@ impl SimSettings {
                 "must be a number of seconds, 0 or more",
             );
         }
+        if !finite_non_negative(self.sim_settle_seconds) {
+            return bad("--sim-settle-seconds", "must be a number of seconds, 0 or more");
+        }
         if self.sim_account_id.len() != 12 || !self.sim_account_id.bytes().all(|b| b.is_ascii_digit()) {
             return bad("--sim-account-id", "must be 12 digits");
         }
@@ -143,6 +182,9 @@ impl SimSettings {
             ("--sim-describe-images-refill", self.sim_describe_images_refill),
             ("--sim-describe-snapshots-refill", self.sim_describe_snapshots_refill),
             ("--sim-deregister-image-refill", self.sim_deregister_image_refill),
+            ("--sim-modify-attribute-refill", self.sim_modify_attribute_refill),
+            ("--sim-describe-attribute-refill", self.sim_describe_attribute_refill),
+            ("--sim-describe-key-refill", self.sim_describe_key_refill),
         ];
         if let Some((flag, _)) = refills.iter().find(|(_, v)| !finite_non_negative(*v)) {
             return bad(flag, "must be a rate, 0 or more");
