@@ -21,11 +21,16 @@ use crate::{
         request_id::RequestIdLayer,
     },
     auth::{Auth, AuthError, TokenStore, reload::reload_on_sighup},
-    backend::{Ec2Backend, ec2::SdkBackend, sim::Simulator},
+    backend::{
+        Backends,
+        accounts::{self, Accounts, AccountsFileError},
+        ec2::SdkBackends,
+        sim::{SimBackends, Simulator},
+    },
     config::{BackendKind, Config},
     domain::Region,
     engine::{Engine, hub::EventHub},
-    metrics::{Metrics, backend::MeteredBackend, rpc::RpcMetricsLayer, store::MeteredStore},
+    metrics::{Metrics, backend::MeteredBackends, rpc::RpcMetricsLayer, store::MeteredStore},
     proto::{
         self,
         image_copy_service_server::{self, ImageCopyServiceServer},
@@ -77,6 +82,9 @@ pub enum AppError {
     /// Authentication, TLS or policy settings are unusable.
     #[error(transparent)]
     Auth(#[from] AuthError),
+    /// The accounts file is unusable.
+    #[error(transparent)]
+    Accounts(#[from] AccountsFileError),
     /// The server failed while serving.
     #[error("the gRPC server failed: {0}")]
     Serve(#[from] tonic::transport::Error),
@@ -96,28 +104,50 @@ pub struct App {
     metrics_listener: Option<TcpListener>,
     metrics_refresh: Duration,
     auth: Auth,
+    accounts: Accounts,
 }
 
 impl App {
-    /// Opens the store (running migrations), sets up the backend the configuration names and
-    /// binds the listener. Binding port 0 picks a free port; [`App::local_addr`] tells which.
+    /// Opens the store (running migrations), reads the accounts file, sets up the backend the
+    /// configuration names (one per account) and binds the listener. Binding port 0 picks a free
+    /// port; [`App::local_addr`] tells which.
     pub async fn build(config: Config) -> Result<Self, AppError> {
-        let backend: Arc<dyn Ec2Backend> = match config.backend {
-            BackendKind::Sim => Arc::new(Simulator::new(config.sim.clone()).map_err(|e| AppError::Backend {
-                backend: "sim",
-                message: e.to_string(),
-            })?),
-            BackendKind::Ec2 => Arc::new(SdkBackend::new(&config.ec2).await.map_err(|e| AppError::Backend {
-                backend: "ec2",
-                message: e.to_string(),
-            })?),
+        let accounts = config.accounts.load()?;
+        let backends: Arc<dyn Backends> = match config.backend {
+            BackendKind::Sim => {
+                let simulator =
+                    Simulator::with_accounts(config.sim.clone(), accounts.clone()).map_err(|e| AppError::Backend {
+                        backend: "sim",
+                        message: e.to_string(),
+                    })?;
+                Arc::new(SimBackends::new(simulator))
+            }
+            BackendKind::Ec2 => {
+                let backends =
+                    SdkBackends::new(&config.ec2, accounts.clone())
+                        .await
+                        .map_err(|e| AppError::Backend {
+                            backend: "ec2",
+                            message: e.to_string(),
+                        })?;
+                if !accounts.all().is_empty()
+                    && let Err(error) = backends.own_account_id().await
+                {
+                    warn!(%error, "cannot learn the service's own account id yet; will ask again when it is needed");
+                }
+                Arc::new(backends)
+            }
         };
-        Self::build_with_backend(config, backend).await
+        Self::build_with_backends(config, backends, accounts).await
     }
 
-    /// Like [`App::build`], with a backend the caller made: replicas in one test share one
-    /// simulated EC2 this way.
-    pub async fn build_with_backend(config: Config, backend: Arc<dyn Ec2Backend>) -> Result<Self, AppError> {
+    /// Like [`App::build`], with backends the caller made over `accounts`: replicas in one test
+    /// share one simulated EC2 this way.
+    pub async fn build_with_backends(
+        config: Config,
+        backends: Arc<dyn Backends>,
+        accounts: Accounts,
+    ) -> Result<Self, AppError> {
         let default_region = config.region.clone();
         let auth = Auth::build(&config.auth, config.listen)?;
         let timeout = config.database_timeout;
@@ -135,7 +165,7 @@ impl App {
                 source,
             })?;
         let store: Arc<dyn JobStore> = Arc::new(MeteredStore::new(store, metrics.clone()));
-        let backend: Arc<dyn Ec2Backend> = Arc::new(MeteredBackend::new(backend, metrics.clone()));
+        let backends: Arc<dyn Backends> = Arc::new(MeteredBackends::new(backends, metrics.clone()));
         let listener = TcpListener::bind(config.listen)
             .await
             .map_err(|source| AppError::Listen {
@@ -151,7 +181,7 @@ impl App {
             None => None,
         };
         let replica = format!("amicopyd-{}", Uuid::new_v4().simple());
-        let engine = Engine::new(store, backend, EventHub::new(), config.engine.clone(), &replica);
+        let engine = Engine::new(store, backends, EventHub::new(), config.engine.clone(), &replica);
         Ok(Self {
             listener,
             engine,
@@ -168,6 +198,7 @@ impl App {
             metrics_listener,
             metrics_refresh,
             auth,
+            accounts,
         })
     }
 
@@ -224,6 +255,12 @@ impl App {
         }
         if let Some(tokens) = self.auth.tokens() {
             tasks.spawn(reload_on_sighup(tokens.clone(), shutdown.clone()));
+        }
+        if self.accounts.path().is_some() {
+            tasks.spawn(accounts::reload::reload_on_sighup(
+                self.accounts.clone(),
+                shutdown.clone(),
+            ));
         }
 
         let reflection_v1 = reflection().build_v1().map_err(reflection_error)?;

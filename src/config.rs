@@ -7,8 +7,9 @@ use std::{ffi::OsString, net::SocketAddr, path::PathBuf, time::Duration};
 use clap::{CommandFactory, FromArgMatches, Parser, ValueEnum};
 
 use crate::{
-    api::limits::LimitSettings, auth::AuthSettings, backend::ec2::Ec2Settings, backend::sim::SimSettings,
-    domain::Region, engine::EngineSettings, flags, metrics::MetricsSettings, telemetry::TelemetrySettings,
+    api::limits::LimitSettings, auth::AuthSettings, backend::accounts::AccountsSettings, backend::ec2::Ec2Settings,
+    backend::sim::SimSettings, domain::Region, engine::EngineSettings, flags, metrics::MetricsSettings,
+    telemetry::TelemetrySettings,
 };
 
 pub mod file;
@@ -64,6 +65,10 @@ pub struct Config {
     /// EC2 settings (with --backend ec2).
     #[command(flatten)]
     pub ec2: Ec2Settings,
+
+    /// The accounts copies may be made in besides the service's own.
+    #[command(flatten)]
+    pub accounts: AccountsSettings,
 
     /// Protective limits.
     #[command(flatten)]

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use prost_types::Timestamp;
 
 use crate::{
-    domain::{CopyImageInput, Job, JobEvent, JobState, Tag, TagSpecificationInput},
+    domain::{CopyImageInput, Job, JobEvent, JobState, LaunchPermissionsInput, Tag, TagSpecificationInput},
     proto,
 };
 
@@ -34,7 +34,35 @@ pub fn copy_input(request: proto::CopyImageRequest) -> CopyImageInput {
         snapshot_copy_completion_duration_minutes: request.snapshot_copy_completion_duration_minutes,
         destination_availability_zone: request.destination_availability_zone,
         destination_availability_zone_id: request.destination_availability_zone_id,
+        destination_account_id: request.destination_account_id,
+        launch_permissions: launch_permissions_input(request.launch_permissions.unwrap_or_default()),
+        snapshot_user_ids: request.snapshot_user_ids,
+        deprecate_time: request.deprecate_time.map(|t| (t.seconds, t.nanos)),
     }
+}
+
+/// Launch permissions as sent.
+pub fn launch_permissions_input(permissions: proto::LaunchPermissions) -> LaunchPermissionsInput {
+    LaunchPermissionsInput {
+        user_ids: permissions.user_ids,
+        organization_arns: permissions.organization_arns,
+        organizational_unit_arns: permissions.organizational_unit_arns,
+        public: permissions.public,
+    }
+}
+
+/// Launch permissions back in their wire form; `None` when there are none.
+pub fn launch_permissions_message(input: LaunchPermissionsInput) -> Option<proto::LaunchPermissions> {
+    let empty = input.user_ids.is_empty()
+        && input.organization_arns.is_empty()
+        && input.organizational_unit_arns.is_empty()
+        && !input.public;
+    (!empty).then_some(proto::LaunchPermissions {
+        user_ids: input.user_ids,
+        organization_arns: input.organization_arns,
+        organizational_unit_arns: input.organizational_unit_arns,
+        public: input.public,
+    })
 }
 
 /// A request back in its wire form.
@@ -69,7 +97,12 @@ pub fn copy_request(input: CopyImageInput) -> proto::CopyImageRequest {
         snapshot_copy_completion_duration_minutes: input.snapshot_copy_completion_duration_minutes,
         destination_availability_zone: input.destination_availability_zone,
         destination_availability_zone_id: input.destination_availability_zone_id,
-        ..Default::default()
+        destination_account_id: input.destination_account_id,
+        launch_permissions: launch_permissions_message(input.launch_permissions),
+        snapshot_user_ids: input.snapshot_user_ids,
+        deprecate_time: input
+            .deprecate_time
+            .map(|(seconds, nanos)| Timestamp { seconds, nanos }),
     }
 }
 
@@ -91,7 +124,14 @@ pub fn copy_job(job: &Job) -> proto::CopyJob {
         attempts: job.attempts(),
         create_time: Some(timestamp(job.created_at())),
         update_time: Some(timestamp(job.updated_at())),
-        ..Default::default()
+        destination_account_id: job
+            .request()
+            .destination_account
+            .as_ref()
+            .map(ToString::to_string)
+            .unwrap_or_default(),
+        snapshot_ids: job.snapshot_ids().to_vec(),
+        distribution_id: String::new(),
     }
 }
 
@@ -118,6 +158,7 @@ pub fn job_state(state: JobState) -> proto::CopyJobState {
         JobState::Failed => proto::CopyJobState::Failed,
         JobState::Cancelling => proto::CopyJobState::Cancelling,
         JobState::Cancelled => proto::CopyJobState::Cancelled,
+        JobState::Finishing => proto::CopyJobState::Finishing,
     }
 }
 
@@ -131,7 +172,7 @@ pub fn state_from_wire(value: i32) -> Option<JobState> {
         proto::CopyJobState::Failed => Some(JobState::Failed),
         proto::CopyJobState::Cancelling => Some(JobState::Cancelling),
         proto::CopyJobState::Cancelled => Some(JobState::Cancelled),
-        proto::CopyJobState::Finishing => None,
+        proto::CopyJobState::Finishing => Some(JobState::Finishing),
     }
 }
 

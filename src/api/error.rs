@@ -10,7 +10,7 @@ use tracing::error;
 
 use crate::{
     auth::PolicyDenial,
-    backend::BackendError,
+    backend::{BackendError, UnknownAccount},
     domain::{InvalidRequest, JobId, JobState, codes},
     engine::EngineError,
     store::StoreError,
@@ -43,6 +43,9 @@ pub enum ApiError {
     /// The tenant's policy does not allow the request.
     #[error(transparent)]
     Denied(#[from] PolicyDenial),
+    /// The request names an account the operator did not configure.
+    #[error(transparent)]
+    UnknownAccount(#[from] UnknownAccount),
     /// The copy was refused by EC2 when it was started; the job records the failure.
     #[error("{error}")]
     CopyRefused {
@@ -80,6 +83,15 @@ impl From<ApiError> for Status {
                 ),
                 codes::UNAUTHORIZED_OPERATION,
                 HashMap::from([("tenant".to_owned(), denial.tenant)]),
+            ),
+            ApiError::UnknownAccount(unknown) => with_reason(
+                Code::PermissionDenied,
+                format!(
+                    "{}: You are not authorized to perform this operation: {unknown}; ask the operator to add it to the accounts file",
+                    codes::UNAUTHORIZED_OPERATION
+                ),
+                codes::UNAUTHORIZED_OPERATION,
+                HashMap::from([("destination_account_id".to_owned(), unknown.account.to_string())]),
             ),
             ApiError::CopyRefused { job_id, error } => {
                 backend_status(&error, HashMap::from([("job_id".to_owned(), job_id.to_string())]))

@@ -139,6 +139,9 @@ impl ImageCopyService for ImageCopyApi {
         let input = convert::copy_input(request.into_inner());
         let copy = CopyRequest::parse(input, &self.default_region).map_err(ApiError::from)?;
         self.policy.check(&caller.tenant, &copy).map_err(ApiError::from)?;
+        if let Some(account) = &copy.destination_account {
+            self.engine.backends().for_account(account).map_err(ApiError::from)?;
+        }
         if copy.dry_run {
             return Err(match self.engine.dry_run(copy).await {
                 Ok(()) => error::dry_run_succeeded(),

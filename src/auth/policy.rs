@@ -8,25 +8,32 @@
 //!       "source_regions": ["us-east-1"],
 //!       "destination_regions": ["us-west-2", "eu-west-1"],
 //!       "kms_key_ids": ["alias/team-a"],
-//!       "outposts": false
+//!       "outposts": false,
+//!       "destination_accounts": ["222233334444"],
+//!       "public_launch": false
 //!     },
 //!     "*": { "destination_regions": ["us-west-2"] }
 //!   }
 //! }
 //! ```
 //!
-//! A list that is left out allows anything; `outposts` defaults to false. `"*"` applies to
-//! tenants without their own entry; a tenant with neither may do nothing. Without a policy file
-//! every tenant may do everything.
+//! A list that is left out allows anything; `outposts` and `public_launch` default to false.
+//! `destination_accounts` lists the accounts (of those the operator configured) a tenant may copy
+//! into; left out, any configured account. `"*"` applies to tenants without their own entry; a
+//! tenant with neither may do nothing. Without a policy file every tenant may do everything except
+//! make an image public, which always needs `public_launch: true`.
 
 use std::{collections::HashMap, path::Path};
 
 use serde::Deserialize;
 
-use crate::domain::{CopyRequest, Destination, Region};
+use crate::domain::{AccountId, CopyRequest, Destination, Region};
 
 /// The entry for tenants without their own.
 pub const ANY_TENANT: &str = "*";
+
+/// What a denied public image says.
+const PUBLIC_REFUSAL: &str = "make an image public (the policy must say \"public_launch\": true)";
 
 /// Why a policy file cannot be used.
 #[derive(Debug, thiserror::Error)]
@@ -62,6 +69,12 @@ pub struct TenantPolicy {
     /// Whether it may copy to an Outpost.
     #[serde(default)]
     pub outposts: bool,
+    /// Accounts it may copy into (besides the service's own); `None` allows every configured
+    /// account.
+    pub destination_accounts: Option<Vec<String>>,
+    /// Whether it may make an image public (launch permission for everyone).
+    #[serde(default)]
+    pub public_launch: bool,
 }
 
 #[derive(Deserialize)]
@@ -100,18 +113,24 @@ impl Policy {
             for region in regions {
                 Region::parse(region).map_err(|e| invalid(format!("tenant {tenant}: {}", e.description)))?;
             }
+            for account in entry.destination_accounts.iter().flatten() {
+                AccountId::parse(account).map_err(|e| invalid(format!("tenant {tenant}: {}", e.description)))?;
+            }
         }
         Ok(Self::from_tenants(file.tenants))
     }
 
     /// Whether `tenant` may make `request`: every refused part is named.
     pub fn check(&self, tenant: &str, request: &CopyRequest) -> Result<(), PolicyDenial> {
-        let Some(tenants) = &self.tenants else {
-            return Ok(());
-        };
         let deny = |refusals: Vec<String>| PolicyDenial {
             tenant: tenant.to_owned(),
             refusals,
+        };
+        let Some(tenants) = &self.tenants else {
+            if request.launch_permissions.public {
+                return Err(deny(vec![PUBLIC_REFUSAL.to_owned()]));
+            }
+            return Ok(());
         };
         let Some(entry) = tenants.get(tenant).or_else(|| tenants.get(ANY_TENANT)) else {
             return Err(deny(vec![
@@ -134,6 +153,14 @@ impl Policy {
         }
         if let (Destination::Outpost(arn), false) = (&request.destination, entry.outposts) {
             refusals.push(format!("copy to Outpost {arn} (Outposts are not allowed)"));
+        }
+        if let Some(account) = &request.destination_account
+            && let Some(refused) = refuse(&entry.destination_accounts, account.as_str(), "copy into account")
+        {
+            refusals.push(refused);
+        }
+        if request.launch_permissions.public && !entry.public_launch {
+            refusals.push(PUBLIC_REFUSAL.to_owned());
         }
         if refusals.is_empty() {
             Ok(())
@@ -215,6 +242,51 @@ mod tests {
         assert!(message.contains("Outpost"), "{message}");
         let yes = from_json(r#"{"tenants":{"a":{"outposts":true}}}"#);
         assert!(yes.check("a", &request("", "", OUTPOST)).is_ok());
+    }
+
+    fn cross_account(account: &str, public: bool) -> CopyRequest {
+        let input = CopyImageInput {
+            source_image_id: "ami-0a1b2c3d4e5f60001".to_owned(),
+            source_region: "us-east-1".to_owned(),
+            name: "policy-copy".to_owned(),
+            destination_account_id: account.to_owned(),
+            launch_permissions: crate::domain::LaunchPermissionsInput {
+                public,
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        CopyRequest::parse(input, &Region::parse("us-east-1").unwrap()).unwrap()
+    }
+
+    #[test]
+    fn destination_accounts_are_limited_to_the_listed_ones() {
+        let listed = from_json(r#"{"tenants":{"a":{"destination_accounts":["222233334444"]}}}"#);
+        assert!(listed.check("a", &cross_account("222233334444", false)).is_ok());
+        assert!(listed.check("a", &cross_account("", false)).is_ok(), "its own account");
+        let message = listed
+            .check("a", &cross_account("333344445555", false))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            message.contains("copy into account 333344445555 (allowed: 222233334444)"),
+            "{message}"
+        );
+        let unlisted = from_json(r#"{"tenants":{"a":{}}}"#);
+        assert!(unlisted.check("a", &cross_account("333344445555", false)).is_ok());
+    }
+
+    #[test]
+    fn a_public_image_needs_an_explicit_yes_even_without_a_policy_file() {
+        let message = Policy::allow_all()
+            .check("anyone", &cross_account("", true))
+            .unwrap_err()
+            .to_string();
+        assert!(message.contains("public_launch"), "{message}");
+        let no = from_json(r#"{"tenants":{"a":{}}}"#);
+        assert!(no.check("a", &cross_account("", true)).is_err());
+        let yes = from_json(r#"{"tenants":{"a":{"public_launch":true}}}"#);
+        assert!(yes.check("a", &cross_account("", true)).is_ok());
     }
 
     #[test]

@@ -21,7 +21,7 @@ mod registry;
 pub mod sim;
 
 pub use answers::{KmsKey, KmsKeyLookup, KmsKeyState, SnapshotDeletion};
-pub use registry::{Backends, UnknownAccount};
+pub use registry::{Backends, OwnAccountOnly, UnknownAccount};
 
 /// An EC2 error: its code and message, and whether the same call may succeed later.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -40,3 +40,35 @@ pub trait Backends: Send + Sync + 'static {
     /// The service's own account id: asked of AWS once (STS GetCallerIdentity) and then kept.
     async fn own_account_id(&self) -> Result<AccountId, BackendError>;
 }
+
+/// One backend as the only account: an engine over it copies into the service's own account
+/// only. For the load generator's in-process scenarios and for tests that wrap one backend.
+pub struct OwnAccountOnly(pub Arc<dyn Ec2Backend>);
+
+#[async_trait]
+impl Backends for OwnAccountOnly {
+    fn own(&self) -> Arc<dyn Ec2Backend> {
+        Arc::clone(&self.0)
+    }
+
+    fn for_account(&self, account: &AccountId) -> Result<Arc<dyn Ec2Backend>, UnknownAccount> {
+        Err(UnknownAccount {
+            account: account.clone(),
+        })
+    }
+
+    fn account(&self, _account: &AccountId) -> Option<AccountEntry> {
+        None
+    }
+
+    fn known_own_account_id(&self) -> Option<AccountId> {
+        None
+    }
+
+    async fn own_account_id(&self) -> Result<AccountId, BackendError> {
+        Err(BackendError::from_code(
+            "UnauthorizedOperation",
+            "this backend serves the service's own account only and does not know its id",
+        ))
+    }
+}

@@ -71,7 +71,8 @@ async fn engine(
     settings: EngineSettings,
 ) -> anyhow::Result<Arc<Engine>> {
     let store = store::connect(None, dir, Duration::from_secs(5)).await?;
-    Ok(Engine::new(store, backend, EventHub::new(), settings, "amicopy-bench"))
+    let backends = Arc::new(crate::backend::OwnAccountOnly(backend));
+    Ok(Engine::new(store, backends, EventHub::new(), settings, "amicopy-bench"))
 }
 
 async fn submit_all(engine: &Arc<Engine>, prefix: &str, n: usize) -> anyhow::Result<()> {
@@ -164,7 +165,7 @@ pub async fn burst(args: &Args) -> anyhow::Result<Summary> {
     let unfinished = [JobState::Queued, JobState::Copying, JobState::Cancelling];
     let mut left = u64::MAX;
     while started.elapsed() < BURST_DEADLINE {
-        left = engine.store().count_jobs("us-west-2", &unfinished).await?;
+        left = engine.store().count_jobs(None, "us-west-2", &unfinished).await?;
         if left == 0 {
             break;
         }
@@ -173,7 +174,10 @@ pub async fn burst(args: &Args) -> anyhow::Result<Summary> {
     let elapsed = started.elapsed();
     shutdown.cancel();
     running.await.context("engine task")?;
-    let available = engine.store().count_jobs("us-west-2", &[JobState::Available]).await?;
+    let available = engine
+        .store()
+        .count_jobs(None, "us-west-2", &[JobState::Available])
+        .await?;
 
     let mut latencies = Latencies::new();
     latencies.record(elapsed);

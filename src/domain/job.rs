@@ -6,7 +6,10 @@ use std::{fmt, str::FromStr};
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::{lifecycle::JobState, request::CopyRequest};
+use super::{
+    lifecycle::{JobState, Steps},
+    request::CopyRequest,
+};
 
 /// A job's id: a random UUID, printed in its hyphenated form.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -94,6 +97,9 @@ pub struct Job {
     pub(super) updated_at: DateTime<Utc>,
     pub(super) version: i64,
     pub(super) last_event_sequence: u64,
+    pub(super) snapshot_ids: Vec<String>,
+    pub(super) steps_done: Steps,
+    pub(super) step_failures: u32,
 }
 
 /// A job exactly as a store records it: every field, for writing rows and reading them back.
@@ -132,6 +138,12 @@ pub struct StoredJob {
     pub version: i64,
     /// Sequence number of the job's newest event.
     pub last_event_sequence: u64,
+    /// Snapshots of the new AMI, once it is available.
+    pub snapshot_ids: Vec<String>,
+    /// The checks and finishing steps done so far.
+    pub steps_done: Steps,
+    /// Failed tries of the current finishing step, since the last step that succeeded.
+    pub step_failures: u32,
 }
 
 impl Job {
@@ -154,6 +166,9 @@ impl Job {
             updated_at,
             version,
             last_event_sequence,
+            snapshot_ids,
+            steps_done,
+            step_failures,
         } = stored;
         Self {
             id,
@@ -172,6 +187,9 @@ impl Job {
             updated_at,
             version,
             last_event_sequence,
+            snapshot_ids,
+            steps_done,
+            step_failures,
         }
     }
 
@@ -194,6 +212,9 @@ impl Job {
             updated_at: self.updated_at,
             version: self.version,
             last_event_sequence: self.last_event_sequence,
+            snapshot_ids: self.snapshot_ids.clone(),
+            steps_done: self.steps_done,
+            step_failures: self.step_failures,
         }
     }
 
@@ -275,6 +296,21 @@ impl Job {
     /// Sequence number of the job's newest event.
     pub fn last_event_sequence(&self) -> u64 {
         self.last_event_sequence
+    }
+
+    /// Snapshots of the new AMI, once it is available.
+    pub fn snapshot_ids(&self) -> &[String] {
+        &self.snapshot_ids
+    }
+
+    /// The checks and finishing steps done so far.
+    pub fn steps_done(&self) -> Steps {
+        self.steps_done
+    }
+
+    /// Failed tries of the current finishing step.
+    pub fn step_failures(&self) -> u32 {
+        self.step_failures
     }
 }
 

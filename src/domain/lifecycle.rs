@@ -3,19 +3,26 @@
 //! ```text
 //!                       accept
 //!                         │
-//!                         ▼   attempt recorded · attempt failed, retry · wait for limits
+//!                         ▼   checked · attempt recorded · attempt failed, retry · wait for limits
 //!                      QUEUED ◄──────────────────────────────┐
 //!      copy started   │  │ └─────────────────────────────────┘
-//!        or adopted   │  └── attempt failed, give up ─────────────────────► FAILED
+//!        or adopted   │  └── check failed · attempt failed, give up ──────► FAILED
 //!                     ▼
 //!                  COPYING ◄── progress
 //!                     │  └──── copy failed (EC2 says failed, or the image is lost) ──► FAILED
-//!          available  ▼
+//!          available  ▼   (nothing to finish: straight to AVAILABLE)
+//!                 FINISHING ◄── step done · step failed, retry
+//!                     │  └──── step failed for good (the image is kept) ──► FAILED
+//!     last step done  ▼
 //!                 AVAILABLE
 //!
 //!   cancel requested:  QUEUED, nothing started ──────────────────────────► CANCELLED
-//!                      QUEUED, maybe starting · COPYING ──► CANCELLING ─ deregistered ─► CANCELLED
+//!                      QUEUED, maybe starting · COPYING · FINISHING
+//!                          ──► CANCELLING ── deregistered ──► CANCELLED
 //! ```
+//!
+//! AVAILABLE means everything asked for is done: the copy, then its finishing [`Step`]s (launch
+//! permissions, snapshot permissions, deprecation), each recorded as an event.
 //!
 //! The engine decides *when* a job moves (a tick, EC2's answer, a caller's cancel); the methods
 //! on [`Job`] here decide *what* the move is: each returns a [`Change`] (the next job and the
@@ -47,13 +54,16 @@ pub enum JobState {
     Cancelling,
     /// Cancelled. Terminal.
     Cancelled,
+    /// The new AMI is available in EC2; its finishing steps are being applied.
+    Finishing,
 }
 
 impl JobState {
     /// Every state, in lifecycle order.
-    pub const ALL: [JobState; 6] = [
+    pub const ALL: [JobState; 7] = [
         JobState::Queued,
         JobState::Copying,
+        JobState::Finishing,
         JobState::Available,
         JobState::Failed,
         JobState::Cancelling,
@@ -74,6 +84,7 @@ impl JobState {
             Self::Failed => "failed",
             Self::Cancelling => "cancelling",
             Self::Cancelled => "cancelled",
+            Self::Finishing => "finishing",
         }
     }
 }
@@ -186,6 +197,8 @@ pub enum CopyEnd {
 pub enum Stop {
     /// The pending image was deregistered.
     Deregistered(String),
+    /// The finished image was deregistered and its snapshots deleted.
+    DeregisteredWithSnapshots(String),
     /// The image could not be deregistered, for good; there is nothing left to stop.
     Undeletable {
         /// The image.
@@ -195,6 +208,71 @@ pub enum Stop {
     },
     /// No copy had been made.
     NothingMade,
+}
+
+/// What is done to a copy around the CopyImage call: the checks before it, and the finishing
+/// steps after the new AMI is available, in the order they are done.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Step {
+    /// Before the first attempt: the source is shared with the destination account when that
+    /// is configured, the source is visible there, and the KMS key is usable there.
+    Checks,
+    /// Grant the request's launch permissions on the new AMI (ModifyImageAttribute).
+    LaunchPermissions,
+    /// Grant createVolumePermission on each snapshot of the new AMI (ModifySnapshotAttribute).
+    SnapshotPermissions,
+    /// Deprecate the new AMI at the requested time (EnableImageDeprecation).
+    Deprecation,
+}
+
+impl Step {
+    /// The finishing steps, in the order they are done.
+    pub const FINISHING: [Step; 3] = [Step::LaunchPermissions, Step::SnapshotPermissions, Step::Deprecation];
+
+    /// What the step does, for people.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Self::Checks => "checking the source and the KMS key",
+            Self::LaunchPermissions => "granting launch permissions",
+            Self::SnapshotPermissions => "sharing the snapshots",
+            Self::Deprecation => "setting the deprecation time",
+        }
+    }
+
+    fn bit(self) -> u8 {
+        match self {
+            Self::Checks => 1,
+            Self::LaunchPermissions => 2,
+            Self::SnapshotPermissions => 4,
+            Self::Deprecation => 8,
+        }
+    }
+}
+
+/// The [`Step`]s done so far, as a set.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct Steps(u8);
+
+impl Steps {
+    /// Whether `step` is done.
+    pub fn contains(self, step: Step) -> bool {
+        self.0 & step.bit() != 0
+    }
+
+    /// The set with `step` added.
+    pub fn with(self, step: Step) -> Self {
+        Self(self.0 | step.bit())
+    }
+
+    /// The set as a store keeps it: a bit per step.
+    pub fn bits(self) -> u8 {
+        self.0
+    }
+
+    /// Rebuilds a set from [`Steps::bits`]; unknown bits are dropped.
+    pub fn from_bits(bits: u8) -> Self {
+        Self(bits & 0x0f)
+    }
 }
 
 /// The detail of every job's first event.
@@ -228,6 +306,9 @@ impl Job {
             updated_at: now,
             version: 1,
             last_event_sequence: 1,
+            snapshot_ids: Vec::new(),
+            steps_done: Steps::default(),
+            step_failures: 0,
         };
         Change::new(job, ACCEPTED)
     }
@@ -358,14 +439,120 @@ impl Job {
         Ok(Some(Change::new(next, format!("copying: {percent}%"))))
     }
 
-    /// COPYING → AVAILABLE: EC2 says the new image is available.
-    pub fn copy_available(&self) -> Result<Change, Refused> {
+    /// COPYING → FINISHING (or straight to AVAILABLE when nothing is asked after the copy): EC2
+    /// says the new image is available, with these snapshots.
+    pub fn copy_available(&self, snapshot_ids: Vec<String>, now: DateTime<Utc>) -> Result<Change, Refused> {
         self.expect(&[JobState::Copying], "become available")?;
         let mut next = self.released();
-        next.state = JobState::Available;
         next.progress_percent = Some(100);
         next.failure = None;
-        let detail = format!("{} is available", next.image_id.as_deref().unwrap_or_default());
+        next.snapshot_ids = snapshot_ids;
+        next.next_attempt_at = now;
+        let image_id = next.image_id.as_deref().unwrap_or_default().to_owned();
+        let steps: Vec<&str> = Step::FINISHING
+            .into_iter()
+            .filter(|step| next.wants(*step))
+            .map(Step::describe)
+            .collect();
+        if steps.is_empty() {
+            next.state = JobState::Available;
+            return Ok(Change::new(next, format!("{image_id} is available")));
+        }
+        next.state = JobState::Finishing;
+        let detail = format!("{image_id} is available in EC2; finishing: {}", steps.join(", "));
+        Ok(Change::new(next, detail))
+    }
+
+    /// Whether the request asks for `step`.
+    pub fn wants(&self, step: Step) -> bool {
+        let request = &self.request;
+        match step {
+            Step::Checks => true,
+            Step::LaunchPermissions => !request.launch_permissions.is_empty(),
+            Step::SnapshotPermissions => !request.snapshot_user_ids.is_empty(),
+            Step::Deprecation => request.deprecate_at.is_some(),
+        }
+    }
+
+    /// The finishing step to do next: the first one asked for and not done; `None` outside
+    /// FINISHING.
+    pub fn next_step(&self) -> Option<Step> {
+        if self.state != JobState::Finishing {
+            return None;
+        }
+        Step::FINISHING
+            .into_iter()
+            .find(|step| self.wants(*step) && !self.steps_done.contains(*step))
+    }
+
+    /// QUEUED → QUEUED: the checks before the first attempt passed; `detail` says what was
+    /// checked (and shared).
+    pub fn checked(&self, detail: impl Into<String>) -> Result<Change, Refused> {
+        self.expect(&[JobState::Queued], "be checked")?;
+        let mut next = self.clone();
+        next.steps_done = next.steps_done.with(Step::Checks);
+        Ok(Change::new(next, detail))
+    }
+
+    /// QUEUED → FAILED: a check before the copy found it cannot succeed (the source is not
+    /// visible to the destination account, the KMS key is missing or disabled there, ...).
+    pub fn check_failed(&self, failure: Failure) -> Result<Change, Refused> {
+        self.expect(&[JobState::Queued], "fail its checks")?;
+        let mut next = self.released();
+        next.state = JobState::Failed;
+        let detail = format!("refused before copying: {}: {}", failure.code, failure.message);
+        next.failure = Some(failure);
+        Ok(Change::new(next, detail))
+    }
+
+    /// FINISHING → FINISHING, or AVAILABLE after the last step: `step` was done; `detail` says
+    /// what EC2 now has.
+    pub fn step_done(&self, step: Step, detail: &str, now: DateTime<Utc>) -> Result<Change, Refused> {
+        self.expect(&[JobState::Finishing], "finish a step")?;
+        let mut next = self.released();
+        next.steps_done = next.steps_done.with(step);
+        next.step_failures = 0;
+        next.failure = None;
+        next.next_attempt_at = now;
+        if next.next_step().is_none() {
+            next.state = JobState::Available;
+            let image_id = next.image_id.as_deref().unwrap_or_default();
+            return Ok(Change::new(next.clone(), format!("{detail}; {image_id} is available")));
+        }
+        Ok(Change::new(next, detail))
+    }
+
+    /// FINISHING → FINISHING (retry at `plan.now + plan.delay`, without an event) or FAILED: a
+    /// finishing step failed. EC2's eventual consistency right after `available` and throttling
+    /// are transient; the job fails (keeping its image id) on a permanent error or after
+    /// `plan.max_attempts` tries of the step.
+    pub fn step_failed(
+        &self,
+        step: Step,
+        failure: Failure,
+        kind: AttemptFailure,
+        plan: RetryPlan,
+    ) -> Result<Change, Refused> {
+        self.expect(&[JobState::Finishing], "fail a step")?;
+        let mut next = self.released();
+        next.step_failures += 1;
+        let error = format!("{}: {}", failure.code, failure.message);
+        next.failure = Some(failure);
+        let gave_up = next.step_failures >= plan.max_attempts;
+        if kind != AttemptFailure::Permanent && !gave_up {
+            next.next_attempt_at = after(plan.now, plan.delay);
+            return Ok(Change::quiet(next));
+        }
+        next.state = JobState::Failed;
+        let detail = if gave_up && kind != AttemptFailure::Permanent {
+            format!(
+                "{} failed {} times; giving up: {error}",
+                step.describe(),
+                next.step_failures
+            )
+        } else {
+            format!("{} failed: {error}", step.describe())
+        };
         Ok(Change::new(next, detail))
     }
 
@@ -421,7 +608,12 @@ impl Job {
     /// way; refused once the job has ended.
     pub fn request_cancel(&self, now: DateTime<Utc>) -> Result<Option<Change>, Refused> {
         self.expect(
-            &[JobState::Queued, JobState::Copying, JobState::Cancelling],
+            &[
+                JobState::Queued,
+                JobState::Copying,
+                JobState::Finishing,
+                JobState::Cancelling,
+            ],
             "be cancelled",
         )?;
         if self.state == JobState::Cancelling {
@@ -465,6 +657,9 @@ impl Job {
         next.state = JobState::Cancelled;
         let detail = match how {
             Stop::Deregistered(image_id) => format!("deregistered {image_id}; copy stopped"),
+            Stop::DeregisteredWithSnapshots(image_id) => {
+                format!("deregistered {image_id} and deleted its snapshots")
+            }
             Stop::Undeletable { image_id, error } => {
                 format!("{image_id} could not be deregistered ({error}); nothing left to stop")
             }

@@ -21,7 +21,9 @@ pub use deprecation::{DeprecateAt, round_to_minute};
 pub use fields::FieldError;
 pub use fields::{AmiName, ClientToken, ImageId, KmsKeyId, OutpostArn, Region, ResourceType, Tag};
 pub use job::{Failure, Job, JobEvent, JobId, StoredJob};
-pub use lifecycle::{AttemptFailure, Change, CopyEnd, JobState, Refused, RetryPlan, Stop};
-pub use request::{CopyImageInput, CopyRequest, Destination, TagSpecification, TagSpecificationInput};
+pub use lifecycle::{AttemptFailure, Change, CopyEnd, JobState, Refused, RetryPlan, Step, Steps, Stop};
+pub use request::{
+    CopyImageInput, CopyRequest, Destination, LaunchPermissionsInput, TagSpecification, TagSpecificationInput,
+};
 pub use sharing::{CreateVolumePermissions, LaunchPermissions, OrganizationArn, OrganizationalUnitArn};
 pub use validate::{FieldViolation, InvalidRequest};

@@ -1,10 +1,14 @@
 //! A CopyImage request twice over: as it arrives ([`CopyImageInput`], any strings at all) and as
 //! it is accepted ([`CopyRequest`], built only by [`CopyRequest::parse`]).
 
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::fields::{AmiName, ClientToken, ImageId, KmsKeyId, OutpostArn, Region, ResourceType, Tag};
+use super::{
+    AccountId, LaunchPermissions,
+    fields::{AmiName, ClientToken, ImageId, KmsKeyId, OutpostArn, Region, ResourceType, Tag},
+};
 
 /// A CopyImage request as a caller sent it: every EC2 parameter, unchecked. Empty strings mean
 /// "not given", as in proto3.
@@ -40,6 +44,27 @@ pub struct CopyImageInput {
     pub destination_availability_zone: String,
     /// EC2 DestinationAvailabilityZoneId.
     pub destination_availability_zone_id: String,
+    /// The AWS account to copy into; empty means the service's own.
+    pub destination_account_id: String,
+    /// Launch permissions to grant on the new AMI once it is available.
+    pub launch_permissions: LaunchPermissionsInput,
+    /// Accounts to give createVolumePermission on the new AMI's snapshots.
+    pub snapshot_user_ids: Vec<String>,
+    /// When to deprecate the new AMI, as sent: seconds and nanoseconds since the Unix epoch.
+    pub deprecate_time: Option<(i64, i32)>,
+}
+
+/// Launch permissions as sent, unchecked.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LaunchPermissionsInput {
+    /// Account ids.
+    pub user_ids: Vec<String>,
+    /// Organization ARNs.
+    pub organization_arns: Vec<String>,
+    /// Organizational unit ARNs.
+    pub organizational_unit_arns: Vec<String>,
+    /// Make the AMI public.
+    pub public: bool,
 }
 
 /// One TagSpecification as sent.
@@ -128,6 +153,20 @@ pub struct CopyRequest {
     pub snapshot_copy_completion_duration_minutes: Option<u32>,
     /// Only check, never record or start.
     pub dry_run: bool,
+    /// The account the copy is made in; `None` for the service's own. (Fields after this one are
+    /// left out of the serialised form while empty, so requests without them keep the
+    /// fingerprint they had before the fields existed.)
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub destination_account: Option<AccountId>,
+    /// Launch permissions granted on the new AMI once it is available.
+    #[serde(default, skip_serializing_if = "LaunchPermissions::is_empty")]
+    pub launch_permissions: LaunchPermissions,
+    /// Accounts given createVolumePermission on every snapshot of the new AMI.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub snapshot_user_ids: Vec<AccountId>,
+    /// When the new AMI is deprecated: UTC, a whole minute, in the future when accepted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deprecate_at: Option<DateTime<Utc>>,
 }
 
 impl CopyRequest {
@@ -174,7 +213,43 @@ impl CopyRequest {
             snapshot_copy_completion_duration_minutes: self.snapshot_copy_completion_duration_minutes.map(i64::from),
             destination_availability_zone: zone,
             destination_availability_zone_id: zone_id,
+            destination_account_id: self
+                .destination_account
+                .as_ref()
+                .map(ToString::to_string)
+                .unwrap_or_default(),
+            launch_permissions: LaunchPermissionsInput {
+                user_ids: self
+                    .launch_permissions
+                    .user_ids
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect(),
+                organization_arns: self
+                    .launch_permissions
+                    .organization_arns
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect(),
+                organizational_unit_arns: self
+                    .launch_permissions
+                    .organizational_unit_arns
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect(),
+                public: self.launch_permissions.public,
+            },
+            snapshot_user_ids: self.snapshot_user_ids.iter().map(ToString::to_string).collect(),
+            deprecate_time: self
+                .deprecate_at
+                .map(|at| (at.timestamp(), i32::try_from(at.timestamp_subsec_nanos()).unwrap_or(0))),
         }
+    }
+
+    /// Whether anything is to be done after the copy is available: launch permissions,
+    /// snapshot permissions or deprecation.
+    pub fn has_finishing_steps(&self) -> bool {
+        !self.launch_permissions.is_empty() || !self.snapshot_user_ids.is_empty() || self.deprecate_at.is_some()
     }
 
     /// Tags to put on the new AMI, from every `image` specification.

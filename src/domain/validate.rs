@@ -2,9 +2,12 @@
 //! applied to the whole request so that every violation is reported at once.
 
 mod destination;
+mod sharing;
 mod tags;
 #[cfg(test)]
 mod tests;
+
+use chrono::{DateTime, Utc};
 
 use super::codes;
 use super::fields::{AmiName, ClientToken, FieldError, ImageId, KmsKeyId, Region};
@@ -116,6 +119,15 @@ impl CopyRequest {
     /// Checks `input` against EC2's rules and builds the accepted request, or reports every
     /// violation at once. `default_region` is the destination when the request names none.
     pub fn parse(input: CopyImageInput, default_region: &Region) -> Result<CopyRequest, InvalidRequest> {
+        Self::parse_at(input, default_region, Utc::now())
+    }
+
+    /// [`CopyRequest::parse`] at the time `now` (rules about deprecation times depend on it).
+    pub fn parse_at(
+        input: CopyImageInput,
+        default_region: &Region,
+        now: DateTime<Utc>,
+    ) -> Result<CopyRequest, InvalidRequest> {
         let mut v = Violations::default();
 
         let source_image_id = v.required(
@@ -156,6 +168,11 @@ impl CopyRequest {
             destination.as_ref(),
         );
         let tag_specifications = tags::check_tag_specifications(&mut v, &input.tag_specifications);
+        let destination_account = sharing::check_destination_account(&mut v, &input.destination_account_id);
+        let launch_permissions = sharing::check_launch_permissions(&mut v, &input.launch_permissions);
+        let snapshot_user_ids = sharing::check_snapshot_users(&mut v, &input.snapshot_user_ids);
+        let deprecate_at =
+            sharing::check_deprecate_time(&mut v, input.deprecate_time, input.launch_permissions.public, now);
 
         if !v.0.is_empty() {
             return Err(InvalidRequest { violations: v.0 });
@@ -176,6 +193,10 @@ impl CopyRequest {
                     tag_specifications,
                     snapshot_copy_completion_duration_minutes: copy_minutes,
                     dry_run: input.dry_run,
+                    destination_account,
+                    launch_permissions,
+                    snapshot_user_ids,
+                    deprecate_at,
                 })
             }
             _ => Err(InvalidRequest {

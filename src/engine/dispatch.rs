@@ -7,10 +7,10 @@ use std::collections::BTreeMap;
 use futures::{StreamExt, stream};
 use tracing::{info, warn};
 
-use super::{Engine, EngineError, TickReport, after, backoff::retry_delay, now};
+use super::{Engine, EngineError, TickReport, after, backoff::retry_delay, checks::Checked, limits::Place, now};
 use crate::{
-    backend::{BackendError, ImageState, StartCopy},
-    domain::{AttemptFailure, Change, Job, JobId, JobState, Refused, Region, RetryPlan, codes},
+    backend::{BackendError, Ec2Backend, ImageState, StartCopy},
+    domain::{AttemptFailure, Change, Job, JobId, JobState, Refused, RetryPlan, codes},
     store::{Claim, StoreError},
 };
 
@@ -35,9 +35,9 @@ impl Engine {
     /// The copy started inside a CopyImage call: the job was just created holding the inline
     /// lease. Starts it if the Region's limits allow, else leaves it queued for the engine.
     pub(super) async fn dispatch_inline(&self, job: Job) -> Result<Job, EngineError> {
-        let region = job.request().destination_region.clone();
-        let in_progress = self.copies_in_progress(&region).await?;
-        match self.limits.try_admit(&region, in_progress) {
+        let place = Place::of(&job);
+        let in_progress = self.copies_in_progress(&place).await?;
+        match self.limits.try_admit(&place, in_progress) {
             Ok(()) => match self.start(job).await {
                 Ok((job, _)) => Ok(job),
                 // A cancel got there first; answer with the job as it now stands.
@@ -63,20 +63,17 @@ impl Engine {
                 limit: self.settings.track_page_size,
             })
             .await?;
-        let mut by_region: BTreeMap<Region, Vec<Job>> = BTreeMap::new();
+        let mut by_place: BTreeMap<Place, Vec<Job>> = BTreeMap::new();
         for job in claimed {
-            by_region
-                .entry(job.request().destination_region.clone())
-                .or_default()
-                .push(job);
+            by_place.entry(Place::of(&job)).or_default().push(job);
         }
 
         let mut report = TickReport::default();
         let mut admitted = Vec::new();
-        for (region, jobs) in by_region {
-            let mut in_progress = self.copies_in_progress(&region).await?;
+        for (place, jobs) in by_place {
+            let mut in_progress = self.copies_in_progress(&place).await?;
             for job in jobs {
-                match self.limits.try_admit(&region, in_progress) {
+                match self.limits.try_admit(&place, in_progress) {
                     Ok(()) => {
                         in_progress += 1;
                         admitted.push(job);
@@ -108,16 +105,30 @@ impl Engine {
         Ok(report)
     }
 
-    async fn copies_in_progress(&self, region: &Region) -> Result<u64, StoreError> {
+    async fn copies_in_progress(&self, place: &Place) -> Result<u64, StoreError> {
+        let states = [JobState::Copying, JobState::Cancelling];
         self.store
-            .count_jobs(region.as_str(), &[JobState::Copying, JobState::Cancelling])
+            .count_jobs(place.account.as_ref(), place.region.as_str(), &states)
             .await
     }
 
-    /// Starts (or adopts) the copy of a job this replica holds the lease on.
+    /// Starts (or adopts) the copy of a job this replica holds the lease on, after the checks
+    /// its first attempt needs.
     async fn start(&self, job: Job) -> Result<(Job, Started), StoreError> {
+        let backend = match self.backend_for(job.request().destination_account.as_ref()) {
+            Ok(backend) => backend,
+            Err(error) => {
+                let change = refused_as_conflict(job.check_failed(error.to_failure()))?;
+                return Ok((self.record(change).await?, Started::Ended));
+            }
+        };
+        let job = match self.check_before_copying(job, &backend).await? {
+            Checked::Ready(job) => job,
+            Checked::Ended(job) => return Ok((job, Started::Ended)),
+            Checked::Later(job) => return Ok((job, Started::Waiting)),
+        };
         if job.earlier_outcome_unknown() {
-            match self.find_earlier_copy(&job).await {
+            match self.find_earlier_copy(&job, &*backend).await {
                 Ok(Some(image_id)) => {
                     let change = job.copy_adopted(&image_id, now());
                     return self.record_copying(&job, change, image_id).await;
@@ -135,7 +146,7 @@ impl Engine {
             client_token: attempt.id().ec2_client_token(),
             dry_run: false,
         };
-        match self.backend.copy_image(&call).await {
+        match backend.copy_image(&call).await {
             Ok(image_id) => {
                 let change = attempt.copy_started(&image_id, now());
                 self.record_copying(&attempt, change, image_id).await
@@ -144,11 +155,14 @@ impl Engine {
         }
     }
 
-    /// Looks in the destination Region for an image this job's earlier attempt made.
-    pub(super) async fn find_earlier_copy(&self, job: &Job) -> Result<Option<String>, BackendError> {
+    /// Looks in the destination account and Region for an image this job's earlier attempt made.
+    pub(super) async fn find_earlier_copy(
+        &self,
+        job: &Job,
+        backend: &dyn Ec2Backend,
+    ) -> Result<Option<String>, BackendError> {
         let request = job.request();
-        let images = self
-            .backend
+        let images = backend
             .find_images_by_name(&request.destination_region, request.name.as_str())
             .await?;
         let earliest = job.created_at() - ADOPTION_SKEW;

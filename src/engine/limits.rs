@@ -1,5 +1,5 @@
-//! Per destination Region admission: EC2's CopyImage request rate (a token bucket) and the cap
-//! on copies in progress.
+//! Admission per destination account and Region, as EC2 limits them: the CopyImage request rate
+//! (a token bucket) and the cap on copies in progress.
 
 use std::{
     collections::HashMap,
@@ -10,16 +10,46 @@ use std::{
 use tokio::time::Instant;
 
 use super::EngineSettings;
-use crate::{domain::Region, ratelimit::TokenBucket};
+use crate::{
+    domain::{AccountId, Job, Region},
+    ratelimit::TokenBucket,
+};
 
-/// The copy limits of every destination Region this replica has dispatched to.
+/// Where copies are made: an account (`None`: the service's own) and a Region. EC2's quotas and
+/// rate buckets are per account and Region, and so are the engine's.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub(super) struct Place {
+    pub(super) account: Option<AccountId>,
+    pub(super) region: Region,
+}
+
+impl Place {
+    /// Where `job` copies into.
+    pub(super) fn of(job: &Job) -> Self {
+        Self {
+            account: job.request().destination_account.clone(),
+            region: job.request().destination_region.clone(),
+        }
+    }
+}
+
+impl std::fmt::Display for Place {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.account {
+            Some(account) => write!(f, "{account}/{}", self.region),
+            None => write!(f, "{}", self.region),
+        }
+    }
+}
+
+/// The copy limits of every account and Region this replica has dispatched to.
 pub(super) struct RegionLimits {
     burst: u32,
     refill_per_second: f64,
     max_in_progress: u64,
     /// How long to wait before looking again when the Region is at its concurrency cap.
     recheck: Duration,
-    buckets: Mutex<HashMap<Region, TokenBucket>>,
+    buckets: Mutex<HashMap<Place, TokenBucket>>,
 }
 
 impl RegionLimits {
@@ -33,15 +63,15 @@ impl RegionLimits {
         }
     }
 
-    /// Admits one more CopyImage call into `region`, which has `in_progress` copies running, or
+    /// Admits one more CopyImage call into `place`, which has `in_progress` copies running, or
     /// says how long to wait before trying again.
-    pub(super) fn try_admit(&self, region: &Region, in_progress: u64) -> Result<(), Duration> {
+    pub(super) fn try_admit(&self, place: &Place, in_progress: u64) -> Result<(), Duration> {
         if in_progress >= self.max_in_progress {
             return Err(self.recheck);
         }
         let mut buckets = self.buckets.lock().unwrap_or_else(PoisonError::into_inner);
         buckets
-            .entry(region.clone())
+            .entry(place.clone())
             .or_insert_with(|| TokenBucket::new(self.burst, self.refill_per_second))
             .try_take(Instant::now())
     }
@@ -50,6 +80,13 @@ impl RegionLimits {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn place(account: Option<&str>, region: &str) -> Place {
+        Place {
+            account: account.map(|a| AccountId::parse(a).unwrap()),
+            region: Region::parse(region).unwrap(),
+        }
+    }
 
     fn limits(burst: u32, max: u32) -> RegionLimits {
         RegionLimits::new(&EngineSettings {
@@ -63,13 +100,18 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn the_burst_is_spent_then_refilled_per_region() {
         let limits = limits(2, 100);
-        let east = Region::parse("us-east-1").unwrap();
-        let west = Region::parse("us-west-2").unwrap();
+        let east = place(None, "us-east-1");
+        let west = place(None, "us-west-2");
+        let east_elsewhere = place(Some("222233334444"), "us-east-1");
         assert!(limits.try_admit(&east, 0).is_ok());
         assert!(limits.try_admit(&east, 0).is_ok());
         let wait = limits.try_admit(&east, 0).unwrap_err();
         assert!(wait > Duration::ZERO && wait <= Duration::from_secs(1));
         assert!(limits.try_admit(&west, 0).is_ok());
+        assert!(
+            limits.try_admit(&east_elsewhere, 0).is_ok(),
+            "each account has its own bucket"
+        );
         tokio::time::advance(Duration::from_secs(1)).await;
         assert!(limits.try_admit(&east, 0).is_ok());
     }
@@ -77,7 +119,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_region_at_its_concurrency_cap_admits_nothing() {
         let limits = limits(100, 3);
-        let east = Region::parse("us-east-1").unwrap();
+        let east = place(None, "us-east-1");
         assert!(limits.try_admit(&east, 2).is_ok());
         assert!(limits.try_admit(&east, 3).is_err());
     }

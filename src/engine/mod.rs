@@ -19,13 +19,15 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
 use crate::{
-    backend::{BackendError, Ec2Backend, StartCopy},
-    domain::{Change, CopyRequest, Job, JobEvent, JobId, JobState, Refused},
+    backend::{BackendError, Backends, Ec2Backend, StartCopy},
+    domain::{AccountId, Change, CopyRequest, Job, JobEvent, JobId, JobState, Refused, codes},
     store::{Created, JobStore, StoreError},
 };
 
 mod backoff;
+mod checks;
 mod dispatch;
+mod finishing;
 pub mod hub;
 mod limits;
 mod settings;
@@ -80,7 +82,7 @@ impl TickReport {
 /// Carries jobs from QUEUED to a terminal state. Cheap to share: hold it in an `Arc`.
 pub struct Engine {
     store: Arc<dyn JobStore>,
-    backend: Arc<dyn Ec2Backend>,
+    backends: Arc<dyn Backends>,
     hub: Arc<EventHub>,
     settings: EngineSettings,
     /// This replica's lease owner name for background work.
@@ -93,10 +95,11 @@ pub struct Engine {
 }
 
 impl Engine {
-    /// An engine over a store and a backend. `replica` names this process in leases.
+    /// An engine over a store and every account's backend. `replica` names this process in
+    /// leases.
     pub fn new(
         store: Arc<dyn JobStore>,
-        backend: Arc<dyn Ec2Backend>,
+        backends: Arc<dyn Backends>,
         hub: Arc<EventHub>,
         settings: EngineSettings,
         replica: &str,
@@ -104,7 +107,7 @@ impl Engine {
         Arc::new(Self {
             limits: RegionLimits::new(&settings),
             store,
-            backend,
+            backends,
             hub,
             owner: replica.to_owned(),
             inline_owner: format!("{replica}/inline"),
@@ -116,6 +119,23 @@ impl Engine {
     /// The store the engine works on.
     pub fn store(&self) -> &Arc<dyn JobStore> {
         &self.store
+    }
+
+    /// Every account's backend.
+    pub fn backends(&self) -> &Arc<dyn Backends> {
+        &self.backends
+    }
+
+    /// The backend of `account` (`None`: the service's own). An account that is no longer
+    /// configured answers as EC2 does for a call that is not allowed.
+    fn backend_for(&self, account: Option<&AccountId>) -> Result<Arc<dyn Ec2Backend>, BackendError> {
+        match account {
+            None => Ok(self.backends.own()),
+            Some(account) => self
+                .backends
+                .for_account(account)
+                .map_err(|unknown| BackendError::from_code(codes::UNAUTHORIZED_OPERATION, unknown.to_string())),
+        }
     }
 
     /// The hub that wakes this process's watchers.
@@ -159,12 +179,13 @@ impl Engine {
     /// Asks EC2 (or the simulator) whether `request` would be allowed, without doing it: `Ok`
     /// when EC2 answers `DryRunOperation`, else EC2's refusal (`UnauthorizedOperation`, ...).
     pub async fn dry_run(&self, request: CopyRequest) -> Result<(), BackendError> {
+        let backend = self.backend_for(request.destination_account.as_ref())?;
         let copy = StartCopy {
             request,
             client_token: String::new(),
             dry_run: true,
         };
-        match self.backend.copy_image(&copy).await {
+        match backend.copy_image(&copy).await {
             Err(error) if error.is_dry_run_success() => Ok(()),
             Err(error) => Err(error),
             Ok(image_id) => Err(BackendError::from_code(

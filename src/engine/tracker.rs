@@ -10,9 +10,9 @@ use std::{
 use chrono::{DateTime, Utc};
 use tracing::{info, warn};
 
-use super::{Engine, EngineError, TickReport, after, dispatch::refused_as_conflict, now};
+use super::{Engine, EngineError, TickReport, after, dispatch::refused_as_conflict, limits::Place, now};
 use crate::{
-    backend::{ImageState, ImageStatus, SnapshotProgress},
+    backend::{Ec2Backend, ImageState, ImageStatus, SnapshotProgress},
     domain::{Change, CopyEnd, Job, JobId, JobState, Refused, Region, Stop},
     store::{Claim, StoreError},
 };
@@ -30,9 +30,9 @@ struct Looked {
 }
 
 impl Engine {
-    /// Claims due running and cancelling jobs, page by page, and moves each as EC2 says. Copies
-    /// that did not change are put off to the next tick, so every due copy is looked at once per
-    /// tick: one DescribeImages call per destination Region per page.
+    /// Claims due running, finishing and cancelling jobs, page by page, and moves each as EC2
+    /// says. Copies that did not change are put off to the next tick, so every due copy is looked
+    /// at once per tick: one DescribeImages call per destination account and Region per page.
     pub(super) async fn track_due(&self) -> Result<TickReport, EngineError> {
         let mut report = TickReport::default();
         let page_size = self.settings.track_page_size;
@@ -45,7 +45,7 @@ impl Engine {
                 .store
                 .claim_jobs(&Claim {
                     owner: self.owner.clone(),
-                    states: vec![JobState::Copying, JobState::Cancelling],
+                    states: vec![JobState::Copying, JobState::Finishing, JobState::Cancelling],
                     now,
                     lease_until: self.lease_until(now),
                     limit: page_size,
@@ -53,25 +53,28 @@ impl Engine {
                 .await?;
             let full_page = claimed.len() == page_size as usize;
             let mut unchanged = Vec::new();
-            let mut copying: BTreeMap<Region, Vec<Job>> = BTreeMap::new();
+            let mut copying: BTreeMap<Place, Vec<Job>> = BTreeMap::new();
             for job in claimed {
-                if job.state() == JobState::Cancelling {
-                    let id = job.id();
-                    if self.stop(job).await? {
-                        report.finished += 1;
-                    } else {
-                        unchanged.push(id);
+                match job.state() {
+                    JobState::Cancelling => {
+                        let id = job.id();
+                        if self.stop(job).await? {
+                            report.finished += 1;
+                        } else {
+                            unchanged.push(id);
+                        }
                     }
-                } else {
-                    copying
-                        .entry(job.request().destination_region.clone())
-                        .or_default()
-                        .push(job);
+                    JobState::Finishing => {
+                        if self.finish(job).await? {
+                            report.finished += 1;
+                        }
+                    }
+                    _ => copying.entry(Place::of(&job)).or_default().push(job),
                 }
             }
-            for (region, jobs) in copying {
+            for (place, jobs) in copying {
                 report.tracked += jobs.len();
-                let looked = self.track_region(&region, jobs).await?;
+                let looked = self.track_place(&place, jobs).await?;
                 report.finished += looked.ended;
                 unchanged.extend(looked.unchanged);
             }
@@ -84,17 +87,24 @@ impl Engine {
         Ok(report)
     }
 
-    /// Checks one Region's running copies with one DescribeImages call.
-    async fn track_region(&self, region: &Region, jobs: Vec<Job>) -> Result<Looked, StoreError> {
+    /// Checks one account's running copies in one Region with one DescribeImages call.
+    async fn track_place(&self, place: &Place, jobs: Vec<Job>) -> Result<Looked, StoreError> {
         let mut looked = Looked::default();
         let image_ids: Vec<String> = jobs
             .iter()
             .filter_map(|job| job.image_id().map(str::to_owned))
             .collect();
-        let images = match self.backend.describe_images(region, &image_ids).await {
-            Ok(images) => images,
+        let described = match self.backend_for(place.account.as_ref()) {
+            Ok(backend) => backend
+                .describe_images(&place.region, &image_ids)
+                .await
+                .map(|images| (backend, images)),
+            Err(error) => Err(error),
+        };
+        let (backend, images) = match described {
+            Ok(described) => described,
             Err(error) => {
-                warn!(%region, %error, "describing copies failed; will look again next tick");
+                warn!(%place, %error, "describing copies failed; will look again next tick");
                 looked.unchanged = jobs.iter().map(Job::id).collect();
                 return Ok(looked);
             }
@@ -103,12 +113,13 @@ impl Engine {
             .into_iter()
             .map(|image| (image.image_id.clone(), image))
             .collect();
-        let progress = self.progress_of(region, images.values()).await;
+        let progress = progress_of(&*backend, &place.region, images.values()).await;
 
-        let next_look = after(now(), self.settings.tick);
+        let now = now();
+        let next_look = after(now, self.settings.tick);
         for job in jobs {
             let image = job.image_id().and_then(|id| images.get(id));
-            let change = match judge(&job, image, &progress, self.settings.visibility_grace, next_look) {
+            let change = match judge(&job, image, &progress, self.settings.visibility_grace, now, next_look) {
                 Ok(Some(change)) => change,
                 Ok(None) => {
                     looked.unchanged.push(job.id());
@@ -131,42 +142,22 @@ impl Engine {
         Ok(looked)
     }
 
-    /// Snapshot progress of the pending images, by snapshot id; empty when EC2 would not say.
-    async fn progress_of<'a>(
-        &self,
-        region: &Region,
-        images: impl Iterator<Item = &'a ImageStatus>,
-    ) -> HashMap<String, u8> {
-        let snapshot_ids: Vec<String> = images
-            .filter(|image| image.state == ImageState::Pending)
-            .flat_map(|image| image.snapshot_ids.iter().cloned())
-            .collect();
-        if snapshot_ids.is_empty() {
-            return HashMap::new();
-        }
-        match self.backend.snapshot_progress(region, &snapshot_ids).await {
-            Ok(snapshots) => snapshots
-                .into_iter()
-                .filter_map(
-                    |SnapshotProgress {
-                         snapshot_id,
-                         progress_percent,
-                     }| progress_percent.map(|p| (snapshot_id, p)),
-                )
-                .collect(),
-            Err(error) => {
-                warn!(%region, %error, "reading snapshot progress failed");
-                HashMap::new()
-            }
-        }
-    }
-
     /// Stops a cancelled copy by deregistering its image; true when the job is now CANCELLED.
     async fn stop(&self, job: Job) -> Result<bool, StoreError> {
         let region = &job.request().destination_region;
+        let backend = match self.backend_for(job.request().destination_account.as_ref()) {
+            Ok(backend) => backend,
+            Err(error) => {
+                let how = Stop::Undeletable {
+                    image_id: job.image_id().unwrap_or("no image").to_owned(),
+                    error: error.to_string(),
+                };
+                return self.record_stop(&job, how).await;
+            }
+        };
         let image_id = match job.image_id() {
             Some(id) => Some(id.to_owned()),
-            None if job.attempts() > 0 => match self.find_earlier_copy(&job).await {
+            None if job.attempts() > 0 => match self.find_earlier_copy(&job, &*backend).await {
                 Ok(found) => found,
                 Err(error) => {
                     warn!(job_id = %job.id(), %error, "looking for the image to deregister failed; will retry");
@@ -175,8 +166,17 @@ impl Engine {
             },
             None => None,
         };
+        // A finished image (its snapshots known) takes its snapshots with it; a pending one
+        // stops its copy.
+        let finished = !job.snapshot_ids().is_empty();
+        let deregistered = match &image_id {
+            Some(image_id) if finished => backend.deregister_image_and_snapshots(region, image_id).await.map(drop),
+            Some(image_id) => backend.deregister_image(region, image_id).await,
+            None => Ok(()),
+        };
         let how = match image_id {
-            Some(image_id) => match self.backend.deregister_image(region, &image_id).await {
+            Some(image_id) => match deregistered {
+                Ok(()) if finished => Stop::DeregisteredWithSnapshots(image_id),
                 Ok(()) => Stop::Deregistered(image_id),
                 Err(error) if !error.retryable => Stop::Undeletable {
                     image_id,
@@ -189,6 +189,10 @@ impl Engine {
             },
             None => Stop::NothingMade,
         };
+        self.record_stop(&job, how).await
+    }
+
+    async fn record_stop(&self, job: &Job, how: Stop) -> Result<bool, StoreError> {
         match self.record(refused_as_conflict(job.stopped(how))?).await {
             Ok(_) => Ok(true),
             Err(StoreError::Conflict(_)) => Ok(false),
@@ -204,10 +208,11 @@ fn judge(
     image: Option<&ImageStatus>,
     progress: &HashMap<String, u8>,
     grace: Duration,
+    now: DateTime<Utc>,
     next_look: DateTime<Utc>,
 ) -> Result<Option<Change>, Refused> {
     let Some(image) = image else {
-        let missing_for = (Utc::now() - job.updated_at()).to_std().unwrap_or_default();
+        let missing_for = (now - job.updated_at()).to_std().unwrap_or_default();
         if missing_for <= grace {
             // EC2's eventual consistency: a new image may be invisible for a while.
             return Ok(None);
@@ -231,7 +236,7 @@ fn judge(
             let average = percents.iter().sum::<u32>() / u32::try_from(percents.len()).unwrap_or(1);
             job.progressed(u8::try_from(average).unwrap_or(99), next_look)
         }
-        ImageState::Available => job.copy_available().map(Some),
+        ImageState::Available => job.copy_available(image.snapshot_ids.clone(), now).map(Some),
         ImageState::Failed => job.copy_failed(CopyEnd::Failed(image.state_reason.clone())).map(Some),
         ImageState::Deregistered => job.copy_failed(CopyEnd::Deregistered).map(Some),
         ImageState::Other(state) if matches!(state.as_str(), "invalid" | "error") => job
@@ -241,5 +246,35 @@ fn judge(
             })
             .map(Some),
         ImageState::Other(_) => Ok(None),
+    }
+}
+
+/// Snapshot progress of the pending images, by snapshot id; empty when EC2 would not say.
+async fn progress_of<'a>(
+    backend: &dyn Ec2Backend,
+    region: &Region,
+    images: impl Iterator<Item = &'a ImageStatus>,
+) -> HashMap<String, u8> {
+    let snapshot_ids: Vec<String> = images
+        .filter(|image| image.state == ImageState::Pending)
+        .flat_map(|image| image.snapshot_ids.iter().cloned())
+        .collect();
+    if snapshot_ids.is_empty() {
+        return HashMap::new();
+    }
+    match backend.snapshot_progress(region, &snapshot_ids).await {
+        Ok(snapshots) => snapshots
+            .into_iter()
+            .filter_map(
+                |SnapshotProgress {
+                     snapshot_id,
+                     progress_percent,
+                 }| progress_percent.map(|p| (snapshot_id, p)),
+            )
+            .collect(),
+        Err(error) => {
+            warn!(%region, %error, "reading snapshot progress failed");
+            HashMap::new()
+        }
     }
 }

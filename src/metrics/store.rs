@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 
 use super::{Metrics, OperationLabels};
 use crate::{
-    domain::{Change, Job, JobEvent, JobId, JobState},
+    domain::{AccountId, Change, Job, JobEvent, JobId, JobState},
     store::{ChangeFeed, Claim, Created, JobPage, JobStore, ListQuery, StateCount, StoreError},
 };
 
@@ -74,8 +74,13 @@ impl JobStore for MeteredStore {
         self.timed("defer_jobs", self.inner.defer_jobs(ids, owner, until)).await
     }
 
-    async fn count_jobs(&self, destination_region: &str, states: &[JobState]) -> Result<u64, StoreError> {
-        self.timed("count_jobs", self.inner.count_jobs(destination_region, states))
+    async fn count_jobs(
+        &self,
+        account: Option<&AccountId>,
+        destination_region: &str,
+        states: &[JobState],
+    ) -> Result<u64, StoreError> {
+        self.timed("count_jobs", self.inner.count_jobs(account, destination_region, states))
             .await
     }
 

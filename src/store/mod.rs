@@ -15,7 +15,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use futures::stream::BoxStream;
 
-use crate::domain::{Change, Job, JobEvent, JobId, JobState};
+use crate::domain::{AccountId, Change, Job, JobEvent, JobId, JobState};
 
 mod connect;
 mod page_token;
@@ -256,8 +256,14 @@ pub trait JobStore: Send + Sync + 'static {
     /// event. Returns how many jobs were put off.
     async fn defer_jobs(&self, ids: &[JobId], owner: &str, until: DateTime<Utc>) -> Result<u64, StoreError>;
 
-    /// How many jobs into `destination_region` are in one of `states` (for concurrency caps).
-    async fn count_jobs(&self, destination_region: &str, states: &[JobState]) -> Result<u64, StoreError>;
+    /// How many jobs into `destination_region` of `account` (`None`: the service's own) are in one
+    /// of `states` (for concurrency caps, which EC2 keeps per account and Region).
+    async fn count_jobs(
+        &self,
+        account: Option<&AccountId>,
+        destination_region: &str,
+        states: &[JobState],
+    ) -> Result<u64, StoreError>;
 
     /// How many jobs there are per state and destination Region (groups with no jobs are left
     /// out): what the metrics' job, queue-depth and in-flight gauges are refreshed from.

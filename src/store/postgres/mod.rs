@@ -14,7 +14,7 @@ use sqlx::{
 use tracing::{info, warn};
 
 use super::{ChangeFeed, Claim, Created, JobPage, JobStore, ListQuery, StateCount, StoreError};
-use crate::domain::{Change, Job, JobEvent, JobId, JobState};
+use crate::domain::{AccountId, Change, Job, JobEvent, JobId, JobState};
 
 mod announce;
 mod jobs;
@@ -165,8 +165,13 @@ impl JobStore for PgStore {
             .map_err(StoreError::from_sqlx)
     }
 
-    async fn count_jobs(&self, destination_region: &str, states: &[JobState]) -> Result<u64, StoreError> {
-        jobs::count(&self.pool, destination_region, states)
+    async fn count_jobs(
+        &self,
+        account: Option<&AccountId>,
+        destination_region: &str,
+        states: &[JobState],
+    ) -> Result<u64, StoreError> {
+        jobs::count(&self.pool, account, destination_region, states)
             .await
             .map_err(StoreError::from_sqlx)
     }

@@ -9,8 +9,8 @@ use uuid::Uuid;
 
 use crate::{
     domain::{
-        AmiName, ClientToken, CopyRequest, Destination, Failure, ImageId, Job, JobEvent, JobId, JobState, KmsKeyId,
-        Region, StoredJob,
+        AccountId, AmiName, ClientToken, CopyRequest, Destination, Failure, ImageId, Job, JobEvent, JobId, JobState,
+        KmsKeyId, Region, Steps, StoredJob,
     },
     store::{Claim, ListQuery, StateCount},
 };
@@ -26,9 +26,12 @@ pub(super) async fn insert(tx: &mut SqliteConnection, job: &Job) -> Result<Optio
              encrypted, kms_key_id, destination_kind, destination_value, copy_image_tags,
              tag_specifications, snapshot_copy_completion_duration_minutes,
              id, tenant, request_hash, state, attempts, next_attempt_at, lease_owner, lease_expires_at,
-             created_at, updated_at, version, last_event_sequence)
+             created_at, updated_at, version, last_event_sequence,
+             destination_account_id, launch_permissions, snapshot_user_ids, deprecate_at,
+             snapshot_ids, steps_done, step_failures)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13,
-                 $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25)
+                 $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25,
+                 $26, $27, $28, $29, $30, $31, $32)
          ON CONFLICT (tenant, destination_region, client_token) WHERE client_token IS NOT NULL DO NOTHING
          RETURNING *",
     )
@@ -57,6 +60,13 @@ pub(super) async fn insert(tx: &mut SqliteConnection, job: &Job) -> Result<Optio
     .bind(micros(job.updated_at()))
     .bind(job.version())
     .bind(sequence(job.last_event_sequence()))
+    .bind(request.destination_account.as_ref().map(ToString::to_string))
+    .bind(json(&request.launch_permissions)?)
+    .bind(json(&request.snapshot_user_ids)?)
+    .bind(request.deprecate_at.map(micros))
+    .bind(json(job.snapshot_ids())?)
+    .bind(i64::from(job.steps_done().bits()))
+    .bind(i64::from(job.step_failures()))
     .fetch_optional(&mut *tx)
     .await
     .map(|row| row.map(|JobRow(job)| job))
@@ -127,7 +137,8 @@ pub(super) async fn update(
         "UPDATE jobs SET
              state = $3, image_id = $4, failure_code = $5, failure_message = $6, progress_percent = $7,
              attempts = $8, next_attempt_at = $9, lease_owner = $10, lease_expires_at = $11,
-             updated_at = $12, version = version + 1, last_event_sequence = last_event_sequence + $13
+             updated_at = $12, version = version + 1, last_event_sequence = last_event_sequence + $13,
+             snapshot_ids = $14, steps_done = $15, step_failures = $16
          WHERE id = $1 AND version = $2
          RETURNING *",
     )
@@ -144,6 +155,9 @@ pub(super) async fn update(
     .bind(job.lease_expires_at().map(micros))
     .bind(micros(now))
     .bind(i64::from(with_event))
+    .bind(json(job.snapshot_ids())?)
+    .bind(i64::from(job.steps_done().bits()))
+    .bind(i64::from(job.step_failures()))
     .fetch_optional(&mut *tx)
     .await
     .map(|row| row.map(|JobRow(job)| job))
@@ -195,17 +209,21 @@ pub(super) async fn defer(
     Ok(done.rows_affected())
 }
 
-/// Jobs into `destination_region` in one of `states`.
+/// Jobs into `destination_region` of `account` (`None`: the service's own) in one of `states`.
 pub(super) async fn count(
     pool: &SqlitePool,
+    account: Option<&AccountId>,
     destination_region: &str,
     states: &[JobState],
 ) -> Result<u64, sqlx::Error> {
     let count: i64 = sqlx::query_scalar(
-        "SELECT count(*) FROM jobs WHERE destination_region = $1 AND state IN (SELECT value FROM json_each($2))",
+        "SELECT count(*) FROM jobs
+         WHERE destination_account_id IS $3 AND destination_region = $1
+           AND state IN (SELECT value FROM json_each($2))",
     )
     .bind(destination_region)
     .bind(state_names(states))
+    .bind(account.map(AccountId::as_str))
     .fetch_one(pool)
     .await?;
     Ok(u64::try_from(count).unwrap_or_default())
@@ -276,7 +294,17 @@ fn sequence(value: u64) -> i64 {
 }
 
 fn tag_specifications(request: &CopyRequest) -> Result<String, sqlx::Error> {
-    serde_json::to_string(&request.tag_specifications).map_err(|e| sqlx::Error::Encode(Box::new(e)))
+    json(&request.tag_specifications)
+}
+
+/// A value stored as JSON text.
+fn json<T: serde::Serialize + ?Sized>(value: &T) -> Result<String, sqlx::Error> {
+    serde_json::to_string(value).map_err(|e| sqlx::Error::Encode(Box::new(e)))
+}
+
+/// A value read back from JSON text.
+fn from_json<T: serde::de::DeserializeOwned>(row: &SqliteRow, column: &str) -> Result<T, sqlx::Error> {
+    serde_json::from_str(row.try_get(column)?).map_err(|e| corrupt(column, e))
 }
 
 fn corrupt(column: &str, why: impl std::fmt::Display) -> sqlx::Error {
@@ -346,6 +374,14 @@ impl FromRow<'_, SqliteRow> for JobRow {
             tag_specifications,
             snapshot_copy_completion_duration_minutes: opt_narrow(row, "snapshot_copy_completion_duration_minutes")?,
             dry_run: false,
+            destination_account: row
+                .try_get::<Option<String>, _>("destination_account_id")?
+                .map(AccountId::try_from)
+                .transpose()
+                .map_err(|e| corrupt("destination_account_id", e))?,
+            launch_permissions: from_json(row, "launch_permissions")?,
+            snapshot_user_ids: from_json(row, "snapshot_user_ids")?,
+            deprecate_at: opt_time(row, "deprecate_at")?,
         };
         let failure = row
             .try_get::<Option<String>, _>("failure_code")?
@@ -374,6 +410,9 @@ impl FromRow<'_, SqliteRow> for JobRow {
             updated_at: time(row, "updated_at")?,
             version: row.try_get("version")?,
             last_event_sequence: narrow(row, "last_event_sequence")?,
+            snapshot_ids: from_json(row, "snapshot_ids")?,
+            steps_done: Steps::from_bits(narrow(row, "steps_done")?),
+            step_failures: narrow(row, "step_failures")?,
         })))
     }
 }
