@@ -3,17 +3,10 @@
 //! jobs, the per-tenant policy for real calls and DryRuns, and refusing to start open on a
 //! non-loopback address. TLS is in `auth_tls.rs`, the log in `auth_log.rs`.
 
-mod support;
-
 use std::{process::Stdio, time::Duration};
 
 use amicopy::{app::App, auth::reload::reload_logged, config::Config, proto};
 use clap::Parser;
-use support::{
-    Engine,
-    auth::{TOKEN_A, TOKEN_B, assert_auth_failure, bearer, list, token_server, write_tokens},
-    copy_request,
-};
 use tokio::io::AsyncBufReadExt;
 use tonic::Code;
 use tonic_reflection::pb::v1::{
@@ -22,9 +15,15 @@ use tonic_reflection::pb::v1::{
 };
 use tonic_types::StatusExt;
 
+use crate::support::{
+    Database,
+    auth::{TOKEN_A, TOKEN_B, assert_auth_failure, bearer, list, token_server, write_tokens},
+    copy_request,
+};
+
 #[tokio::test]
 async fn calls_without_a_known_token_are_unauthenticated_and_told_what_to_send() {
-    let (mut server, storage, _dir) = token_server(Engine::Sqlite, &[]).await;
+    let (mut server, storage, _dir) = token_server(Database::Sqlite, &[]).await;
     let missing = server
         .client
         .list_copy_jobs(proto::ListCopyJobsRequest::default())
@@ -76,7 +75,7 @@ async fn calls_without_a_known_token_are_unauthenticated_and_told_what_to_send()
 
 #[tokio::test]
 async fn a_revoked_token_stops_working_once_the_file_is_reloaded() {
-    let (mut server, storage, dir) = token_server(Engine::Sqlite, &[]).await;
+    let (mut server, storage, dir) = token_server(Database::Sqlite, &[]).await;
     let tokens = server.tokens.clone().expect("token server");
     server
         .client
@@ -110,9 +109,11 @@ async fn a_revoked_token_stops_working_once_the_file_is_reloaded() {
     storage.cleanup().await;
 }
 
+crate::on_both!(tenants_never_see_each_others_jobs);
+
 /// Tenant b sees none of tenant a's jobs on any call; the same ClientToken makes one job each.
-async fn tenants_are_isolated(engine: Engine) {
-    let (mut server, storage, _dir) = token_server(engine, &[]).await;
+async fn tenants_never_see_each_others_jobs(database: Database) {
+    let (mut server, storage, _dir) = token_server(database, &[]).await;
     let mut request = copy_request("tenant-a-copy");
     request.client_token = "shared-client-token".to_owned();
     let a_job = server
@@ -186,16 +187,6 @@ async fn tenants_are_isolated(engine: Engine) {
 }
 
 #[tokio::test]
-async fn tenants_never_see_each_others_jobs_on_sqlite() {
-    tenants_are_isolated(Engine::Sqlite).await;
-}
-
-#[tokio::test]
-async fn tenants_never_see_each_others_jobs_on_postgres() {
-    tenants_are_isolated(Engine::Postgres).await;
-}
-
-#[tokio::test]
 async fn the_policy_decides_real_calls_and_dry_runs_alike() {
     let dir = tempfile::tempdir().unwrap();
     let policy = dir.path().join("policy.json");
@@ -205,7 +196,7 @@ async fn the_policy_decides_real_calls_and_dry_runs_alike() {
     )
     .unwrap();
     let (mut server, storage, _tokens) =
-        token_server(Engine::Sqlite, &["--policy-file", policy.to_str().unwrap()]).await;
+        token_server(Database::Sqlite, &["--policy-file", policy.to_str().unwrap()]).await;
     let client = &mut server.client;
 
     client

@@ -5,7 +5,7 @@ use std::{net::SocketAddr, time::Duration};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_stream::StreamExt;
 
-use crate::support::{Engine, JOB_DEADLINE, copy_request, start};
+use crate::support::{Database, JOB_DEADLINE, copy_request, start};
 
 /// GETs `path` from `addr` with a raw HTTP/1.1 request; returns the status line and the body.
 async fn http_get(addr: SocketAddr, path: &str) -> (String, String) {
@@ -35,7 +35,7 @@ fn value(scrape: &str, series: &str) -> Option<f64> {
 #[tokio::test]
 async fn every_series_is_scraped_from_the_metrics_listener() {
     let (mut server, storage) = start(
-        Engine::Sqlite,
+        Database::Sqlite,
         &[
             "--metrics-listen",
             "127.0.0.1:0",
@@ -117,7 +117,7 @@ async fn every_series_is_scraped_from_the_metrics_listener() {
 async fn many_watchers_of_one_job_are_fed_without_a_store_read_per_event() {
     const WATCHERS: usize = 40;
     let (mut server, storage) = start(
-        Engine::Sqlite,
+        Database::Sqlite,
         &[
             "--metrics-listen",
             "127.0.0.1:0",

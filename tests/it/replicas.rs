@@ -2,8 +2,6 @@
 //! dispatched exactly once whichever replica accepted it, and a watcher on one replica sees the
 //! events the other replica writes, through LISTEN/NOTIFY.
 
-mod support;
-
 use std::sync::Arc;
 
 use amicopy::{
@@ -13,11 +11,12 @@ use amicopy::{
     },
     proto::CopyJobState,
 };
-use support::{Engine, TestStorage, copy_request};
+
+use crate::support::{Database, TestStorage, copy_request};
 
 #[tokio::test]
 async fn two_replicas_share_the_work_and_each_others_events() {
-    let storage = TestStorage::new(Engine::Postgres).await;
+    let storage = TestStorage::new(Database::Postgres).await;
     let simulator = Arc::new(Simulator::new(SimSettings::fast_for_tests()).expect("simulator"));
     let shared: Arc<dyn Ec2Backend> = simulator.clone();
 

@@ -7,8 +7,6 @@
 //! only be found again by its AMI name: this exercises the engine's adoption path, the stricter of
 //! the two guards against a second AMI.
 
-mod support;
-
 use std::{collections::HashMap, net::TcpListener, process::Stdio, time::Duration};
 
 use amicopy::{
@@ -20,12 +18,13 @@ use amicopy::{
         postgres::postgres_tests_skipped,
     },
 };
-use support::{Engine, TestStorage, is_terminal};
 use tokio::{
     process::{Child, Command},
     task::JoinSet,
 };
 use tonic::transport::Channel;
+
+use crate::support::{Database, TestStorage, is_terminal};
 
 /// Copies in the batch.
 const BATCH: usize = 24;
@@ -100,7 +99,7 @@ async fn a_sigkill_in_the_middle_of_a_batch_loses_no_job_and_copies_none_twice()
     let moto = MotoServer::start().await.expect("moto starts");
     let ec2 = moto.backend();
     let source = moto.source_image_id("us-east-1").await.expect("moto has a source AMI");
-    let storage = TestStorage::new(Engine::Postgres).await;
+    let storage = TestStorage::new(Database::Postgres).await;
     let database_url = storage.database.as_ref().expect("PostgreSQL").url.clone();
     let port = free_port();
 

@@ -7,9 +7,9 @@ use amicopy::{
     store::{Created, ListQuery, StoreError},
 };
 
-use crate::harness::{Harness, create, new_job, now, parse, request};
+use crate::store::harness::{Harness, create, new_job, now, parse, request};
 
-crate::on_both_engines!(
+crate::on_both!(store:
     same_token_same_params_returns_the_existing_job,
     same_token_other_params_is_mismatch,
     no_token_creates_a_new_job_every_time,

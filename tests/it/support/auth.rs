@@ -8,7 +8,7 @@ use sha2::{Digest, Sha256};
 use tonic::{Code, Request, Status};
 use tonic_types::StatusExt;
 
-use super::{Engine, TestServer, TestStorage};
+use super::{Database, TestServer, TestStorage};
 
 /// Tenant a's bearer token.
 pub const TOKEN_A: &str = "token-of-tenant-a-3f9c1e";
@@ -27,13 +27,13 @@ pub fn write_tokens(path: &Path, entries: &[(&str, &str)]) {
 }
 
 /// A server with `--auth token` for tenants a and b, plus `extra` flags.
-pub async fn token_server(engine: Engine, extra: &[&str]) -> (TestServer, TestStorage, tempfile::TempDir) {
+pub async fn token_server(database: Database, extra: &[&str]) -> (TestServer, TestStorage, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let tokens = dir.path().join("tokens.json");
     write_tokens(&tokens, &[("a", TOKEN_A), ("b", TOKEN_B)]);
     let mut flags = vec!["--auth", "token", "--auth-tokens-file", tokens.to_str().unwrap()];
     flags.extend_from_slice(extra);
-    let storage = TestStorage::new(engine).await;
+    let storage = TestStorage::new(database).await;
     let server = storage.start(&flags, None).await;
     (server, storage, dir)
 }

@@ -2,15 +2,14 @@
 //! on, health turns NOT_SERVING, and both recover on their own when the database is back. The
 //! database is real PostgreSQL; the loss is a cut TCP proxy in front of it.
 
-mod support;
-
 use std::{net::SocketAddr, time::Duration};
 
 use amicopy::testing::postgres::postgres_tests_skipped;
-use support::{Engine, JOB_DEADLINE, TestServer, TestStorage, copy_request, proxy::TcpProxy};
 use tonic::Code;
 use tonic_health::pb::{HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient};
 use tonic_types::StatusExt;
+
+use crate::support::{Database, JOB_DEADLINE, TestServer, TestStorage, copy_request, proxy::TcpProxy};
 
 /// The test database's URL rewritten to go through a proxy, and the address the proxy forwards to.
 async fn through_proxy(url: &str) -> (SocketAddr, impl Fn(SocketAddr) -> String) {
@@ -59,7 +58,7 @@ async fn a_lost_database_makes_calls_unavailable_and_both_recover_when_it_return
     if postgres_tests_skipped() {
         return;
     }
-    let storage = TestStorage::new(Engine::Postgres).await;
+    let storage = TestStorage::new(Database::Postgres).await;
     let url = storage.database.as_ref().expect("a PostgreSQL database").url.clone();
     let (upstream, rewrite) = through_proxy(&url).await;
     let proxy = TcpProxy::start(upstream).await;

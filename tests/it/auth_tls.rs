@@ -2,16 +2,15 @@
 //! from the client certificate and refuses a client without one; server TLS alone carries
 //! bearer tokens.
 
-mod support;
-
 use amicopy::proto::{self, image_copy_service_client::ImageCopyServiceClient};
-use support::{
-    Engine, TestServer, TestStorage,
+use tonic::{Code, transport::Channel};
+
+use crate::support::{
+    Database, TestServer, TestStorage,
     auth::{TOKEN_A, assert_auth_failure, list, token_server},
     copy_request,
     tls::TestPki,
 };
-use tonic::{Code, transport::Channel};
 
 async fn mtls_client(pki: &TestPki, server: &TestServer, tenant: &str) -> ImageCopyServiceClient<Channel> {
     pki.client(server.addr, Some(pki.client_identity(tenant)))
@@ -23,7 +22,7 @@ async fn mtls_client(pki: &TestPki, server: &TestServer, tenant: &str) -> ImageC
 async fn a_client_certificate_names_the_tenant_and_no_certificate_is_refused() {
     let pki = TestPki::new();
     let flags = pki.server_flags(true);
-    let storage = TestStorage::new(Engine::Sqlite).await;
+    let storage = TestStorage::new(Database::Sqlite).await;
     let server = storage
         .start(&flags.iter().map(String::as_str).collect::<Vec<_>>(), None)
         .await;
@@ -76,7 +75,7 @@ async fn server_tls_alone_carries_bearer_tokens() {
     let pki = TestPki::new();
     let flags = pki.server_flags(false);
     let (server, storage, _dir) =
-        token_server(Engine::Sqlite, &flags.iter().map(String::as_str).collect::<Vec<_>>()).await;
+        token_server(Database::Sqlite, &flags.iter().map(String::as_str).collect::<Vec<_>>()).await;
     let mut client = pki
         .client(server.addr, None)
         .await

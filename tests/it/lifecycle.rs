@@ -1,27 +1,14 @@
-//! Whole job lifecycles over gRPC with the simulator, on both store engines: dispatch, progress,
+//! Whole job lifecycles over gRPC with the simulator, on both databases: dispatch, progress,
 //! watch, failures with EC2's reasons, cancel in each state, Region limits, idempotent retries,
 //! throttling, and restarts.
 
-mod support;
-
 use amicopy::proto::{self, CopyJobState};
-use support::{Engine, TestStorage, copy_request, start};
 use tonic::Code;
 use tonic_types::StatusExt;
 
-/// Runs one async test body against SQLite and against PostgreSQL.
-macro_rules! on_both_engines {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(#[tokio::test] async fn $name() { super::$name(super::Engine::Sqlite).await })*
-        }
-        mod postgres {
-            $(#[tokio::test] async fn $name() { super::$name(super::Engine::Postgres).await })*
-        }
-    };
-}
+use crate::support::{Database, TestStorage, copy_request, start};
 
-on_both_engines!(
+crate::on_both!(
     a_copy_streams_from_queued_to_available_with_progress,
     a_missing_kms_key_fails_the_copy_with_ec2s_reason,
     a_missing_source_image_is_refused_and_recorded,
@@ -38,8 +25,8 @@ fn state(job: &proto::CopyJob) -> CopyJobState {
     CopyJobState::try_from(job.state).unwrap()
 }
 
-async fn a_copy_streams_from_queued_to_available_with_progress(engine: Engine) {
-    let (mut server, storage) = start(engine, &["--sim-copy-seconds", "40"]).await;
+async fn a_copy_streams_from_queued_to_available_with_progress(database: Database) {
+    let (mut server, storage) = start(database, &["--sim-copy-seconds", "40"]).await;
     let response = server.copy(copy_request("lifecycle-copy")).await.unwrap();
     assert_eq!(response.state, CopyJobState::Copying as i32);
     assert!(response.image_id.starts_with("ami-") && response.image_id.len() == 21);
@@ -77,8 +64,8 @@ async fn a_copy_streams_from_queued_to_available_with_progress(engine: Engine) {
     storage.cleanup().await;
 }
 
-async fn a_missing_kms_key_fails_the_copy_with_ec2s_reason(engine: Engine) {
-    let (mut server, storage) = start(engine, &[]).await;
+async fn a_missing_kms_key_fails_the_copy_with_ec2s_reason(database: Database) {
+    let (mut server, storage) = start(database, &[]).await;
     let mut request = copy_request("kms-copy");
     request.encrypted = Some(true);
     request.kms_key_id = "alias/no-such-key".to_owned();
@@ -96,8 +83,8 @@ async fn a_missing_kms_key_fails_the_copy_with_ec2s_reason(engine: Engine) {
     storage.cleanup().await;
 }
 
-async fn a_missing_source_image_is_refused_and_recorded(engine: Engine) {
-    let (mut server, storage) = start(engine, &[]).await;
+async fn a_missing_source_image_is_refused_and_recorded(database: Database) {
+    let (mut server, storage) = start(database, &[]).await;
     let mut request = copy_request("missing-source-copy");
     request.source_image_id = "ami-0fffffffffffffff0".to_owned();
     let status = server.copy(request).await.unwrap_err();
@@ -112,8 +99,8 @@ async fn a_missing_source_image_is_refused_and_recorded(engine: Engine) {
     storage.cleanup().await;
 }
 
-async fn a_queued_job_is_cancelled_at_once(engine: Engine) {
-    let (mut server, storage) = start(engine, &["--max-concurrent-copies", "0"]).await;
+async fn a_queued_job_is_cancelled_at_once(database: Database) {
+    let (mut server, storage) = start(database, &["--max-concurrent-copies", "0"]).await;
     let response = server.copy(copy_request("queued-cancel")).await.unwrap();
     assert_eq!(response.state, CopyJobState::Queued as i32);
     assert!(response.image_id.is_empty());
@@ -143,8 +130,8 @@ async fn a_queued_job_is_cancelled_at_once(engine: Engine) {
     storage.cleanup().await;
 }
 
-async fn a_copying_job_is_cancelled_by_deregistering_its_image(engine: Engine) {
-    let (mut server, storage) = start(engine, &["--sim-copy-seconds", "6000"]).await;
+async fn a_copying_job_is_cancelled_by_deregistering_its_image(database: Database) {
+    let (mut server, storage) = start(database, &["--sim-copy-seconds", "6000"]).await;
     let response = server.copy(copy_request("copying-cancel")).await.unwrap();
     assert_eq!(response.state, CopyJobState::Copying as i32);
     let cancelling = server
@@ -166,8 +153,8 @@ async fn a_copying_job_is_cancelled_by_deregistering_its_image(engine: Engine) {
     storage.cleanup().await;
 }
 
-async fn a_region_at_its_limit_queues_then_dispatches(engine: Engine) {
-    let (mut server, storage) = start(engine, &["--max-concurrent-copies", "1"]).await;
+async fn a_region_at_its_limit_queues_then_dispatches(database: Database) {
+    let (mut server, storage) = start(database, &["--max-concurrent-copies", "1"]).await;
     let first = server.copy(copy_request("limit-first")).await.unwrap();
     let second = server.copy(copy_request("limit-second")).await.unwrap();
     assert_eq!(first.state, CopyJobState::Copying as i32);
@@ -182,8 +169,8 @@ async fn a_region_at_its_limit_queues_then_dispatches(engine: Engine) {
     storage.cleanup().await;
 }
 
-async fn a_client_token_makes_retries_safe(engine: Engine) {
-    let (mut server, storage) = start(engine, &[]).await;
+async fn a_client_token_makes_retries_safe(database: Database) {
+    let (mut server, storage) = start(database, &[]).await;
     let mut request = copy_request("token-copy");
     request.client_token = "retry-me-1".to_owned();
     let first = server.copy(request.clone()).await.unwrap();
@@ -202,9 +189,9 @@ async fn a_client_token_makes_retries_safe(engine: Engine) {
     storage.cleanup().await;
 }
 
-async fn every_job_finishes_despite_frequent_throttling(engine: Engine) {
+async fn every_job_finishes_despite_frequent_throttling(database: Database) {
     let (mut server, storage) = start(
-        engine,
+        database,
         &[
             "--sim-transient-error-rate",
             "0.3",
@@ -229,8 +216,8 @@ async fn every_job_finishes_despite_frequent_throttling(engine: Engine) {
     storage.cleanup().await;
 }
 
-async fn jobs_are_listed_page_by_page_with_filters(engine: Engine) {
-    let (mut server, storage) = start(engine, &["--max-concurrent-copies", "0"]).await;
+async fn jobs_are_listed_page_by_page_with_filters(database: Database) {
+    let (mut server, storage) = start(database, &["--max-concurrent-copies", "0"]).await;
     let mut ids = Vec::new();
     for i in 0..5 {
         let mut request = copy_request(&format!("listed-{i}"));
@@ -287,8 +274,8 @@ async fn jobs_are_listed_page_by_page_with_filters(engine: Engine) {
     storage.cleanup().await;
 }
 
-async fn a_restart_keeps_every_job_and_finishes_it(engine: Engine) {
-    let storage = TestStorage::new(engine).await;
+async fn a_restart_keeps_every_job_and_finishes_it(database: Database) {
+    let storage = TestStorage::new(database).await;
     let mut server = storage.start(&["--max-concurrent-copies", "0"], None).await;
     let mut ids = Vec::new();
     for i in 0..3 {
@@ -307,7 +294,7 @@ async fn a_restart_keeps_every_job_and_finishes_it(engine: Engine) {
 
 #[tokio::test]
 async fn a_watcher_that_never_reads_holds_up_nobody_and_is_caught_up_later() {
-    let (mut server, storage) = start(Engine::Sqlite, &["--sim-copy-seconds", "60"]).await;
+    let (mut server, storage) = start(Database::Sqlite, &["--sim-copy-seconds", "60"]).await;
     let response = server.copy(copy_request("slow-watcher")).await.unwrap();
     let watch = |client: &mut amicopy::proto::image_copy_service_client::ImageCopyServiceClient<_>| {
         let mut client = client.clone();

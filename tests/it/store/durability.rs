@@ -10,9 +10,12 @@ use amicopy::{
 };
 use futures::StreamExt;
 
-use crate::harness::{Engine, Harness, create, new_job, now, request};
+use crate::{
+    store::harness::{Harness, create, new_job, now, request},
+    support::Database,
+};
 
-crate::on_both_engines!(
+crate::on_both!(store:
     everything_survives_a_restart,
     the_change_feed_reports_updates_from_other_processes
 );
@@ -44,7 +47,7 @@ async fn everything_survives_a_restart(h: &Harness) {
 async fn the_change_feed_reports_updates_from_other_processes(h: &Harness) {
     let feed = h.store.change_feed().await.unwrap();
     let Some(mut feed) = feed else {
-        assert_eq!(h.engine, Engine::Sqlite, "only SQLite has no change feed");
+        assert_eq!(h.database, Database::Sqlite, "only SQLite has no change feed");
         return;
     };
     let other = h.open_again().await;

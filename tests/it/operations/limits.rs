@@ -7,7 +7,7 @@ use tokio_stream::StreamExt;
 use tonic::Code;
 use tonic_types::StatusExt;
 
-use crate::support::{Engine, JOB_DEADLINE, TestServer, copy_request, proxy::TcpProxy, start};
+use crate::support::{Database, JOB_DEADLINE, TestServer, copy_request, proxy::TcpProxy, start};
 
 /// A copy that stays COPYING for the length of any test.
 const SLOW_COPIES: &[&str] = &["--sim-copy-seconds", "1000000"];
@@ -22,7 +22,7 @@ fn get(job_id: &str) -> proto::GetCopyJobRequest {
 async fn a_tenant_over_its_request_rate_is_told_when_to_retry() {
     // A refill this slow never brings a token back within the test.
     let (mut server, storage) = start(
-        Engine::Sqlite,
+        Database::Sqlite,
         &["--tenant-requests-per-second", "0.0001", "--tenant-request-burst", "2"],
     )
     .await;
@@ -69,7 +69,7 @@ async fn open_watch(
 async fn a_tenant_at_its_watch_cap_is_refused_until_a_stream_closes() {
     let mut flags = vec!["--max-watch-streams-per-tenant", "1"];
     flags.extend_from_slice(SLOW_COPIES);
-    let (mut server, storage) = start(Engine::Sqlite, &flags).await;
+    let (mut server, storage) = start(Database::Sqlite, &flags).await;
     let job = server.copy(copy_request("watched")).await.unwrap().job_id;
 
     let mut first = open_watch(&mut server, &job).await.expect("the first watch opens");
@@ -120,7 +120,7 @@ async fn calls_over_the_concurrency_limit_are_shed_with_unavailable() {
         "120",
     ];
     flags.extend_from_slice(SLOW_COPIES);
-    let (mut server, storage) = start(Engine::Sqlite, &flags).await;
+    let (mut server, storage) = start(Database::Sqlite, &flags).await;
     let lock = lock_database(storage.data_dir.path()).await;
 
     let mut blocked_client = server.client.clone();
@@ -152,7 +152,7 @@ async fn calls_over_the_concurrency_limit_are_shed_with_unavailable() {
 async fn a_call_that_outlives_the_request_timeout_is_cancelled() {
     let mut flags = vec!["--database-timeout-seconds", "120", "--request-timeout-seconds", "0.2"];
     flags.extend_from_slice(SLOW_COPIES);
-    let (mut server, storage) = start(Engine::Sqlite, &flags).await;
+    let (mut server, storage) = start(Database::Sqlite, &flags).await;
     let lock = lock_database(storage.data_dir.path()).await;
     let status = server.copy(copy_request("too slow")).await.unwrap_err();
     assert_eq!(status.code(), Code::Cancelled, "{status:?}");
@@ -163,7 +163,7 @@ async fn a_call_that_outlives_the_request_timeout_is_cancelled() {
 
 #[tokio::test]
 async fn a_message_over_the_size_limit_is_refused() {
-    let (mut server, storage) = start(Engine::Sqlite, &["--max-message-bytes", "1024"]).await;
+    let (mut server, storage) = start(Database::Sqlite, &["--max-message-bytes", "1024"]).await;
     let mut request = copy_request("big");
     request.description = "x".repeat(4096);
     let status = server.copy(request).await.unwrap_err();
@@ -175,7 +175,7 @@ async fn a_message_over_the_size_limit_is_refused() {
 #[tokio::test]
 async fn a_watcher_whose_connection_went_silent_is_dropped_by_keepalive() {
     let (mut server, storage) = start(
-        Engine::Sqlite,
+        Database::Sqlite,
         &[
             SLOW_COPIES[0],
             SLOW_COPIES[1],
@@ -223,7 +223,7 @@ async fn a_watcher_whose_connection_went_silent_is_dropped_by_keepalive() {
 async fn wait_for_open_streams(metrics: std::net::SocketAddr, wanted: f64) {
     let deadline = tokio::time::Instant::now() + JOB_DEADLINE;
     loop {
-        let scrape = crate::metrics::scrape(metrics).await;
+        let scrape = super::metrics::scrape(metrics).await;
         let open = scrape
             .lines()
             .find(|line| line.starts_with("amicopy_watch_streams_open"))

@@ -5,9 +5,9 @@ use amicopy::{
     store::StoreError,
 };
 
-use crate::harness::{Harness, create, new_job, now, parse, request, secs};
+use crate::store::harness::{Harness, create, new_job, now, parse, request, secs};
 
-crate::on_both_engines!(
+crate::on_both!(store:
     an_update_with_a_stale_version_conflicts,
     events_are_appended_in_order_without_gaps,
     count_jobs_counts_one_region_in_the_given_states,

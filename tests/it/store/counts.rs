@@ -5,9 +5,9 @@ use amicopy::{
     store::StateCount,
 };
 
-use crate::harness::{Harness, create, new_job, now, parse, request};
+use crate::store::harness::{Harness, create, new_job, now, parse, request};
 
-crate::on_both_engines!(jobs_are_counted_per_state_and_destination_region);
+crate::on_both!(store: jobs_are_counted_per_state_and_destination_region);
 
 async fn jobs_are_counted_per_state_and_destination_region(h: &Harness) {
     assert!(

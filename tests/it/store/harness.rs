@@ -10,71 +10,45 @@ use amicopy::{
 use chrono::{DateTime, Utc};
 use tempfile::TempDir;
 
-/// Runs each async test body (`async fn(&Harness)`) on SQLite and on PostgreSQL.
-#[macro_export]
-macro_rules! on_both_engines {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $name() {
-                $crate::harness::run($crate::harness::Engine::Sqlite, |h| Box::pin(super::$name(h))).await
-            })*
-        }
-        mod postgres {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $name() {
-                $crate::harness::run($crate::harness::Engine::Postgres, |h| Box::pin(super::$name(h))).await
-            })*
-        }
-    };
-}
+use crate::support::Database;
 
 /// How long the store waits for a connection.
 pub const TIMEOUT: Duration = Duration::from_secs(20);
-
-/// Which database a test runs on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Engine {
-    /// A SQLite file in a fresh temp dir.
-    Sqlite,
-    /// A fresh PostgreSQL database.
-    Postgres,
-}
 
 /// A store on a fresh database, and what it takes to open that database again.
 pub struct Harness {
     /// The store under test.
     pub store: Arc<dyn JobStore>,
-    /// Its engine.
-    pub engine: Engine,
+    /// The database it is on.
+    pub database: Database,
     dir: TempDir,
-    database: Option<TestDatabase>,
+    postgres: Option<TestDatabase>,
 }
 
 impl Harness {
     /// A store on a fresh database, or `None` when PostgreSQL tests are skipped.
-    pub async fn new(engine: Engine) -> Option<Self> {
+    pub async fn new(database: Database) -> Option<Self> {
         let dir = tempfile::tempdir().expect("temp dir");
-        let database = match engine {
-            Engine::Sqlite => None,
-            Engine::Postgres if postgres_tests_skipped() => return None,
-            Engine::Postgres => Some(TestDatabase::create().await.expect("a fresh PostgreSQL database")),
+        let postgres = match database {
+            Database::Sqlite => None,
+            Database::Postgres if postgres_tests_skipped() => return None,
+            Database::Postgres => Some(TestDatabase::create().await.expect("a fresh PostgreSQL database")),
         };
-        let url = database.as_ref().map(|db| db.url.clone());
+        let url = postgres.as_ref().map(|db| db.url.clone());
         let store = store::connect(url.as_deref(), dir.path(), TIMEOUT)
             .await
             .expect("store opens");
         Some(Self {
             store,
-            engine,
-            dir,
             database,
+            dir,
+            postgres,
         })
     }
 
     /// Opens the same database again, as a restarted process or another replica would.
     pub async fn open_again(&self) -> Arc<dyn JobStore> {
-        let url = self.database.as_ref().map(|db| db.url.clone());
+        let url = self.postgres.as_ref().map(|db| db.url.clone());
         store::connect(url.as_deref(), self.dir.path(), TIMEOUT)
             .await
             .expect("store opens again")
@@ -82,8 +56,8 @@ impl Harness {
 
     async fn finish(self) {
         drop(self.store);
-        if let Some(database) = self.database {
-            database.drop_database().await.expect("drop test database");
+        if let Some(postgres) = self.postgres {
+            postgres.drop_database().await.expect("drop test database");
         }
     }
 }
@@ -91,9 +65,9 @@ impl Harness {
 /// A test body.
 pub type Body = for<'a> fn(&'a Harness) -> futures::future::BoxFuture<'a, ()>;
 
-/// Runs `body` on a fresh store of `engine`.
-pub async fn run(engine: Engine, body: Body) {
-    let Some(harness) = Harness::new(engine).await else {
+/// Runs `body` on a fresh store on `database`.
+pub async fn run(database: Database, body: Body) {
+    let Some(harness) = Harness::new(database).await else {
         eprintln!("skipped: AMICOPY_SKIP_POSTGRES_TESTS=1");
         return;
     };

@@ -8,9 +8,9 @@ use amicopy::{
 };
 use chrono::{DateTime, Utc};
 
-use crate::harness::{Harness, create, new_job, now, request, secs};
+use crate::store::harness::{Harness, create, new_job, now, request, secs};
 
-crate::on_both_engines!(
+crate::on_both!(store:
     only_due_free_jobs_in_the_asked_states_are_claimed,
     claims_take_the_oldest_due_first_and_renew_the_claimants_own,
     an_expired_lease_is_taken_over,

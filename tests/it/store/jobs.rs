@@ -5,9 +5,9 @@ use amicopy::{
     store::{ListQuery, PageToken, StoreError},
 };
 
-use crate::harness::{Harness, create, new_job, now, parse, request, secs};
+use crate::store::harness::{Harness, create, new_job, now, parse, request, secs};
 
-crate::on_both_engines!(
+crate::on_both!(store:
     a_created_job_is_queued_with_its_first_event,
     every_request_field_survives_the_round_trip,
     jobs_are_scoped_to_their_tenant,

@@ -1,16 +1,15 @@
 //! The amicopy.v1 front door over a real gRPC connection: validation errors, DryRun, request ids,
 //! health, and the job calls' argument checks.
 
-mod support;
-
 use amicopy::proto::{self, Tag, TagSpecification};
-use support::{Engine, copy_request, start};
 use tonic::{Code, Request};
 use tonic_types::StatusExt;
 
+use crate::support::{Database, copy_request, start};
+
 #[tokio::test]
 async fn an_invalid_request_names_every_problem_at_once() {
-    let (mut server, storage) = start(Engine::Sqlite, &[]).await;
+    let (mut server, storage) = start(Database::Sqlite, &[]).await;
     let request = proto::CopyImageRequest {
         source_image_id: "ami-XYZ".to_owned(),
         source_region: "mars-1".to_owned(),
@@ -77,7 +76,7 @@ async fn an_invalid_request_names_every_problem_at_once() {
 
 #[tokio::test]
 async fn a_dry_run_answers_dry_run_operation_and_records_nothing() {
-    let (mut server, storage) = start(Engine::Sqlite, &[]).await;
+    let (mut server, storage) = start(Database::Sqlite, &[]).await;
     let mut request = copy_request("dry-run-copy");
     request.dry_run = true;
     let status = server.copy(request).await.unwrap_err();
@@ -99,7 +98,7 @@ async fn a_dry_run_answers_dry_run_operation_and_records_nothing() {
 
 #[tokio::test]
 async fn the_request_id_is_returned_and_a_callers_own_is_honoured() {
-    let (mut server, storage) = start(Engine::Sqlite, &[]).await;
+    let (mut server, storage) = start(Database::Sqlite, &[]).await;
     let response = server.client.copy_image(copy_request("request-id-copy")).await.unwrap();
     let header = response
         .metadata()
@@ -125,7 +124,7 @@ async fn the_request_id_is_returned_and_a_callers_own_is_honoured() {
 
 #[tokio::test]
 async fn job_calls_reject_malformed_ids_and_unknown_jobs() {
-    let (mut server, storage) = start(Engine::Sqlite, &[]).await;
+    let (mut server, storage) = start(Database::Sqlite, &[]).await;
     let malformed = server
         .client
         .get_copy_job(proto::GetCopyJobRequest {
@@ -182,14 +181,14 @@ async fn job_calls_reject_malformed_ids_and_unknown_jobs() {
 
 #[tokio::test]
 async fn health_reports_serving_once_the_store_answers() {
-    let (server, storage) = start(Engine::Sqlite, &[]).await;
+    let (server, storage) = start(Database::Sqlite, &[]).await;
     let channel = tonic::transport::Endpoint::from_shared(format!("http://{}", server.addr))
         .unwrap()
         .connect()
         .await
         .unwrap();
     let mut health = tonic_health::pb::health_client::HealthClient::new(channel);
-    let deadline = tokio::time::Instant::now() + support::JOB_DEADLINE;
+    let deadline = tokio::time::Instant::now() + crate::support::JOB_DEADLINE;
     loop {
         let answer = health
             .check(tonic_health::pb::HealthCheckRequest {
@@ -208,7 +207,7 @@ async fn health_reports_serving_once_the_store_answers() {
     storage.cleanup().await;
 }
 
-async fn list_all(server: &mut support::TestServer) -> Vec<proto::CopyJob> {
+async fn list_all(server: &mut crate::support::TestServer) -> Vec<proto::CopyJob> {
     server
         .client
         .list_copy_jobs(proto::ListCopyJobsRequest::default())

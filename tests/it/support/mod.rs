@@ -27,13 +27,45 @@ use tonic::transport::Channel;
 /// How long any test waits for a job before failing.
 pub const JOB_DEADLINE: Duration = Duration::from_secs(60);
 
-/// Which database a test server uses.
+/// Which database a test runs on ("engine" is only ever the job engine).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Engine {
+pub enum Database {
     /// A SQLite file in a fresh temp dir.
     Sqlite,
     /// A fresh PostgreSQL database.
     Postgres,
+}
+
+/// Runs each async test body once on SQLite and once on PostgreSQL, as the tests
+/// `sqlite::NAME` and `postgres::NAME` of the calling module, each on a two-worker runtime.
+///
+/// `on_both!(a, b)` takes bodies `async fn(Database)` that start what they need themselves;
+/// `on_both!(store: a, b)` takes bodies `async fn(&Harness)` and hands each a fresh store (see
+/// `store::harness`).
+#[macro_export]
+macro_rules! on_both {
+    (store: $($name:ident),* $(,)?) => {
+        $crate::on_both!(@tests $($name: |database| $crate::store::harness::run(database, |h| Box::pin(super::$name(h)))),*);
+    };
+    (@tests $($name:ident: |$database:ident| $body:expr),*) => {
+        mod sqlite {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() {
+                let $database = $crate::support::Database::Sqlite;
+                $body.await
+            })*
+        }
+        mod postgres {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() {
+                let $database = $crate::support::Database::Postgres;
+                $body.await
+            })*
+        }
+    };
+    ($($name:ident),* $(,)?) => {
+        $crate::on_both!(@tests $($name: |database| super::$name(database)),*);
+    };
 }
 
 /// Flags that make the simulator and the engine fast: a simulated copy takes 1 s. Tests poll
@@ -84,18 +116,18 @@ pub struct TestStorage {
 }
 
 impl TestStorage {
-    /// Fresh storage of the given engine.
-    pub async fn new(engine: Engine) -> Self {
+    /// Fresh storage on the given database.
+    pub async fn new(database: Database) -> Self {
         init_logging();
-        let database = match engine {
-            Engine::Sqlite => None,
-            Engine::Postgres => Some(Arc::new(
+        let postgres = match database {
+            Database::Sqlite => None,
+            Database::Postgres => Some(Arc::new(
                 TestDatabase::create().await.expect("a fresh PostgreSQL database"),
             )),
         };
         Self {
             data_dir: Arc::new(tempfile::tempdir().expect("temp dir")),
-            database,
+            database: postgres,
         }
     }
 
@@ -166,8 +198,8 @@ impl TestStorage {
 }
 
 /// Starts a server with fresh storage.
-pub async fn start(engine: Engine, extra: &[&str]) -> (TestServer, TestStorage) {
-    let storage = TestStorage::new(engine).await;
+pub async fn start(database: Database, extra: &[&str]) -> (TestServer, TestStorage) {
+    let storage = TestStorage::new(database).await;
     let server = storage.start(extra, None).await;
     (server, storage)
 }
