@@ -65,7 +65,8 @@ impl EngineSettings {
     }
 
     /// Settings for tests: fast ticks and retries, EC2's limits.
-    pub fn fast_for_tests() -> Self {
+    #[cfg(test)]
+    pub(crate) fn fast_for_tests() -> Self {
         Self {
             tick_seconds: 0.05,
             track_page_size: 100,

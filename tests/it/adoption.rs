@@ -11,12 +11,13 @@ use std::{
 };
 
 use amicopy::{
-    backend::sim::{SimSettings, Simulator},
+    backend::sim::Simulator,
     backend::{BackendError, Ec2Backend, ImageStatus, SnapshotProgress, SourceImage, StartCopy},
     domain::{CopyImageInput, CopyRequest, JobState, Region},
-    engine::{Engine, EngineSettings, hub::EventHub},
+    engine::{Engine, hub::EventHub},
     store,
 };
+use amicopy_testing::presets;
 use async_trait::async_trait;
 
 /// EC2 that makes every copy but whose first CopyImage answer never arrives.
@@ -70,7 +71,7 @@ async fn a_copy_whose_answer_was_lost_is_adopted_by_name_not_made_twice() {
     let store = store::connect(None, data_dir.path(), Duration::from_secs(5))
         .await
         .unwrap();
-    let simulator = Arc::new(Simulator::new(SimSettings::fast_for_tests()).unwrap());
+    let simulator = Arc::new(Simulator::new(presets::fast_sim()).unwrap());
     let backend = Arc::new(FirstAnswerLost {
         inner: Arc::clone(&simulator),
         copy_calls: AtomicU64::new(0),
@@ -79,7 +80,7 @@ async fn a_copy_whose_answer_was_lost_is_adopted_by_name_not_made_twice() {
         Arc::clone(&store),
         backend.clone(),
         EventHub::new(),
-        EngineSettings::fast_for_tests(),
+        presets::fast_engine(),
         "adoption-test",
     );
     let input = CopyImageInput {

@@ -13,10 +13,10 @@ use amicopy::{
     backend::Ec2Backend,
     domain::Region,
     proto::{self, CopyJobState, image_copy_service_client::ImageCopyServiceClient},
-    testing::{
-        moto::{MotoServer, moto_tests_skipped},
-        postgres::postgres_tests_skipped,
-    },
+};
+use amicopy_testing::{
+    moto::{MotoServer, moto_tests_skipped},
+    postgres::postgres_tests_skipped,
 };
 use tokio::{
     process::{Child, Command},

@@ -4,7 +4,7 @@
 
 use std::{net::SocketAddr, time::Duration};
 
-use amicopy::testing::postgres::postgres_tests_skipped;
+use amicopy_testing::postgres::postgres_tests_skipped;
 use tonic::Code;
 use tonic_health::pb::{HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient};
 use tonic_types::StatusExt;

@@ -21,8 +21,8 @@ use amicopy::{
         ec2::{SdkBackend, assume_role},
     },
     domain::{CopyImageInput, CopyRequest, Region, Tag, TagSpecificationInput},
-    testing::moto::{MotoServer, moto_tests_skipped, test_sdk_config},
 };
+use amicopy_testing::moto::{MotoServer, moto_tests_skipped, test_sdk_config};
 
 const SOURCE_REGION: &str = "us-east-1";
 const DESTINATION_REGION: &str = "us-west-2";

@@ -5,19 +5,17 @@
 use std::sync::Arc;
 
 use amicopy::{
-    backend::{
-        Ec2Backend,
-        sim::{SimSettings, Simulator},
-    },
+    backend::{Ec2Backend, sim::Simulator},
     proto::CopyJobState,
 };
+use amicopy_testing::presets;
 
 use crate::support::{Database, TestStorage, copy_request};
 
 #[tokio::test]
 async fn two_replicas_share_the_work_and_each_others_events() {
     let storage = TestStorage::new(Database::Postgres).await;
-    let simulator = Arc::new(Simulator::new(SimSettings::fast_for_tests()).expect("simulator"));
+    let simulator = Arc::new(Simulator::new(presets::fast_sim()).expect("simulator"));
     let shared: Arc<dyn Ec2Backend> = simulator.clone();
 
     // Replica A does all background work; replica B only serves calls (it claims nothing) and

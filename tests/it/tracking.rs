@@ -13,6 +13,7 @@ use amicopy::{
     engine::{Engine, EngineSettings, hub::EventHub},
     store,
 };
+use amicopy_testing::presets;
 
 const PAGE_SIZE: u32 = 10;
 
@@ -37,7 +38,7 @@ async fn a_tick_describes_every_running_copy_in_one_call_per_region_and_page() {
     let simulator = Arc::new(
         Simulator::new(SimSettings {
             sim_copy_seconds: 3600.0,
-            ..SimSettings::fast_for_tests()
+            ..presets::fast_sim()
         })
         .unwrap(),
     );
@@ -46,7 +47,7 @@ async fn a_tick_describes_every_running_copy_in_one_call_per_region_and_page() {
         // Ticks are driven by the test: the next look is due long after it ends.
         tick_seconds: 600.0,
         track_page_size: PAGE_SIZE,
-        ..EngineSettings::fast_for_tests()
+        ..presets::fast_engine()
     };
     let engine = Engine::new(store, backend, EventHub::new(), settings, "tracking-test");
 

@@ -2,10 +2,8 @@
 
 use std::{process::Stdio, time::Duration};
 
-use amicopy::{
-    proto::{self, image_copy_service_client::ImageCopyServiceClient},
-    testing::postgres::TestDatabase,
-};
+use amicopy::proto::{self, image_copy_service_client::ImageCopyServiceClient};
+use amicopy_testing::postgres::TestDatabase;
 use tokio::{
     io::{AsyncBufReadExt, BufReader},
     process::{Child, ChildStderr, Command},

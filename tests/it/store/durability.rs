@@ -6,8 +6,8 @@ use std::time::Duration;
 use amicopy::{
     domain::JobState,
     store::{self, StoreError},
-    testing::postgres::{TestDatabase, postgres_tests_skipped},
 };
+use amicopy_testing::postgres::{TestDatabase, postgres_tests_skipped};
 use futures::StreamExt;
 
 use crate::{

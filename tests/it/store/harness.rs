@@ -5,8 +5,8 @@ use std::{sync::Arc, time::Duration};
 use amicopy::{
     domain::{CopyImageInput, CopyRequest, JobId, Region},
     store::{self, Created, JobStore, NewJob},
-    testing::postgres::{TestDatabase, postgres_tests_skipped},
 };
+use amicopy_testing::postgres::{TestDatabase, postgres_tests_skipped};
 use chrono::{DateTime, Utc};
 use tempfile::TempDir;
 

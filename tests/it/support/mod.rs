@@ -15,8 +15,8 @@ use amicopy::{
     backend::Ec2Backend,
     config::Config,
     proto::{self, image_copy_service_client::ImageCopyServiceClient},
-    testing::postgres::TestDatabase,
 };
+use amicopy_testing::postgres::TestDatabase;
 use clap::Parser;
 use tempfile::TempDir;
 use tokio::task::JoinHandle;

@@ -1,5 +1,5 @@
 //! moto's EC2 server on a free loopback port, for tests that drive the real SDK
-//! ([`crate::backend::ec2::SdkBackend`]) against an emulator.
+//! ([`amicopy::backend::ec2::SdkBackend`]) against an emulator.
 //!
 //! The binary is `$MOTO_SERVER`, else `moto_server` on `PATH`, else
 //! `$HOME/.cache/amicopy-tools/venv/bin/moto_server`. Tests fail when it is missing, unless
@@ -25,7 +25,7 @@ use tokio::{
     time::{Instant, sleep},
 };
 
-use crate::backend::ec2::{Ec2Settings, SdkBackend};
+use amicopy::backend::ec2::{Ec2Settings, SdkBackend};
 
 /// The Region test clients default to.
 pub const TEST_REGION: &str = "us-east-1";

@@ -17,7 +17,7 @@ use super::{
     Args,
     report::{Latencies, Summary},
 };
-use crate::{
+use amicopy::{
     backend::{
         Ec2Backend,
         sim::{SimSettings, Simulator},
@@ -204,7 +204,7 @@ pub async fn burst(args: &Args) -> anyhow::Result<Summary> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{backend::StartCopy, domain::codes};
+    use amicopy::{backend::StartCopy, domain::codes};
 
     #[test]
     fn the_bound_is_one_call_per_started_page() {
@@ -218,7 +218,7 @@ mod tests {
     async fn throttling_is_counted_as_the_simulator_answers_it() {
         let sim = SimSettings {
             sim_copy_image_burst: 1,
-            ..SimSettings::fast_for_tests()
+            ..amicopy_testing::presets::fast_sim()
         };
         let metrics = Metrics::new();
         let metered = MeteredBackend::new(Arc::new(Simulator::new(sim).unwrap()), metrics.clone());

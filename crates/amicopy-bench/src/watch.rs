@@ -17,7 +17,7 @@ use super::{
     report::{Latencies, Summary},
     rpc::{copy_request, run_id},
 };
-use crate::proto::{self, image_copy_service_client::ImageCopyServiceClient};
+use amicopy::proto::{self, image_copy_service_client::ImageCopyServiceClient};
 
 /// Streams per HTTP/2 connection, below the server's default limit of concurrent streams.
 const STREAMS_PER_CONNECTION: usize = 100;

@@ -12,7 +12,7 @@ use tonic::transport::{Channel, Endpoint};
 use tonic_health::pb::{HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient};
 
 use super::{Args, Scenario, load::drive, report::Summary};
-use crate::proto::{self, image_copy_service_client::ImageCopyServiceClient};
+use amicopy::proto::{self, image_copy_service_client::ImageCopyServiceClient};
 
 /// Connections the workers share (HTTP/2 multiplexes the rest), the way a handful of client
 /// processes would call the service.

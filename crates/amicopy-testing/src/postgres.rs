@@ -44,7 +44,7 @@ impl TestDatabase {
                     "cannot reach the PostgreSQL server for tests at {}: {error}; start one (user with \
                      CREATEDB, e.g. postgres with trust auth on 127.0.0.1:5432), set {ADMIN_URL_VAR} to \
                      an admin URL, or set {SKIP_VAR}=1 to skip PostgreSQL tests",
-                    crate::store::redact_url(&admin_url)
+                    amicopy::store::redact_url(&admin_url)
                 )
                 .into(),
             )
