@@ -1,13 +1,16 @@
 //! moto's EC2 server on a free loopback port, for tests that drive the real SDK
 //! ([`amicopy::backend::ec2::SdkBackend`]) against an emulator.
 //!
-//! The binary is `$MOTO_SERVER`, else `moto_server` on `PATH`, else
-//! `$HOME/.cache/amicopy-tools/venv/bin/moto_server`. Tests fail when it is missing, unless
-//! `AMICOPY_SKIP_MOTO_TESTS=1` ([`moto_tests_skipped`]).
+//! The binary is `$MOTO_SERVER`, else `moto_server` on `PATH`, else the one in the tools venv
+//! CI uses; when it is in none of them it is installed there first ([`install`]). Tests fail
+//! when it can be neither found nor installed, unless `AMICOPY_SKIP_MOTO_TESTS=1`
+//! ([`moto_tests_skipped`]), which also keeps it from being installed.
+
+pub mod install;
 
 use std::{
     net::{Ipv4Addr, SocketAddr, TcpListener},
-    path::{Path, PathBuf},
+    path::PathBuf,
     process::Stdio,
     time::Duration,
 };
@@ -26,6 +29,8 @@ use tokio::{
 };
 
 use amicopy::backend::ec2::{Ec2Settings, SdkBackend};
+
+use self::install::Places;
 
 /// The Region test clients default to.
 pub const TEST_REGION: &str = "us-east-1";
@@ -49,14 +54,10 @@ pub struct MotoServer {
 }
 
 impl MotoServer {
-    /// Starts moto on a free loopback port and waits (up to 30 s) until it accepts connections.
+    /// Starts moto on a free loopback port and waits (up to 30 s) until it accepts connections,
+    /// installing it first when it is nowhere (see the module doc).
     pub async fn start() -> Result<MotoServer, String> {
-        let binary = find_binary().ok_or_else(|| {
-            "moto_server not found: set MOTO_SERVER, put it on PATH, or install it with \
-             `python3 -m venv ~/.cache/amicopy-tools/venv && ~/.cache/amicopy-tools/venv/bin/pip install 'moto[server]'`; \
-             set AMICOPY_SKIP_MOTO_TESTS=1 to skip these tests"
-                .to_owned()
-        })?;
+        let binary = find_binary().await?;
         let addr = free_loopback_addr()?;
         let mut child = Command::new(&binary)
             .args(["-H", "127.0.0.1", "-p", &addr.port().to_string()])
@@ -170,17 +171,19 @@ pub fn test_sdk_config() -> SdkConfig {
         .build()
 }
 
-fn find_binary() -> Option<PathBuf> {
-    if let Some(path) = std::env::var_os("MOTO_SERVER") {
-        return Some(PathBuf::from(path));
+/// `moto_server`, installed first when it is nowhere, unless moto tests are skipped.
+async fn find_binary() -> Result<PathBuf, String> {
+    let places = Places::from_env();
+    if let Some(found) = places.find() {
+        return Ok(found);
     }
-    let on_path = std::env::var_os("PATH")
-        .into_iter()
-        .flat_map(|paths| std::env::split_paths(&paths).collect::<Vec<_>>())
-        .map(|dir| dir.join("moto_server"));
-    let in_venv =
-        std::env::var_os("HOME").map(|home| Path::new(&home).join(".cache/amicopy-tools/venv/bin/moto_server"));
-    on_path.chain(in_venv).find(|path| path.is_file())
+    if moto_tests_skipped() {
+        return Err("moto_server not found, and not installed because AMICOPY_SKIP_MOTO_TESTS=1".to_owned());
+    }
+    // The install waits on a file lock and on pip: not on the runtime's threads.
+    tokio::task::spawn_blocking(move || install::find_or_install(&places))
+        .await
+        .map_err(|e| format!("the moto install task failed: {e}"))?
 }
 
 /// A loopback port nothing listens on right now. moto binds it a moment later; another process
