@@ -18,18 +18,18 @@
 //!   a job can be in and every way it may move: the engine decides when, the lifecycle what.
 //! - [`metrics`] counts calls, EC2 calls, store latency and jobs for Prometheus, with wrappers
 //!   around the store and backend traits; [`api::limits`] keeps callers within bounds.
-//! - [`ratelimit`] is the token bucket EC2's request rates are modelled with; [`testing`] starts
-//!   real components (PostgreSQL databases, moto) for tests and benchmarks.
-//! - [`bench`] is the load generator behind `amicopy-bench` and `scripts/bench.sh`.
+//! - [`ratelimit`] is the token bucket EC2's request rates are modelled with.
 //!
 //! Dependencies point inward: api → engine → store/backend → domain, with no cycle between
-//! rooms (api → auth, config → telemetry, never back).
+//! rooms (api → auth, config → telemetry, never back). Outside the service's build, in the
+//! workspace: `crates/amicopy-testing` starts real components (fresh PostgreSQL databases, moto)
+//! for the tests and benchmarks, `crates/amicopy-bench` is the load generator behind
+//! `amicopy-bench` and `scripts/bench.sh`, and `tests/it` is the service as a user meets it.
 
 pub mod api;
 pub mod app;
 pub mod auth;
 pub mod backend;
-pub mod bench;
 pub mod config;
 pub mod domain;
 pub mod engine;
@@ -38,7 +38,6 @@ pub mod metrics;
 pub mod ratelimit;
 pub mod store;
 pub mod telemetry;
-pub mod testing;
 
 /// The generated amicopy.v1 protobuf and gRPC code.
 pub mod proto {

@@ -1,11 +1,10 @@
--- no-transaction
 -- Copies into other accounts, and the finishing steps after a copy, with the new state
--- 'finishing'. SQLite cannot change a CHECK constraint in place, so jobs is rebuilt the way
--- SQLite documents (https://www.sqlite.org/lang_altertable.html#otheralter): foreign keys off
--- outside the transaction, copy into a new table, swap, check, foreign keys on again.
+-- 'finishing'. SQLite cannot change a CHECK constraint in place, so jobs is rebuilt into a new
+-- table. The migration runs in one transaction with foreign keys on, where dropping jobs would
+-- cascade to job_events: the events are set aside first and put back after.
 
-PRAGMA foreign_keys = OFF;
-BEGIN IMMEDIATE;
+CREATE TEMP TABLE job_events_kept AS SELECT * FROM job_events;
+DROP TABLE job_events;
 
 CREATE TABLE jobs_new (
     id                  TEXT    PRIMARY KEY NOT NULL,
@@ -78,6 +77,17 @@ CREATE INDEX jobs_state_due ON jobs (state, next_attempt_at);
 CREATE INDEX jobs_region_state ON jobs (destination_region, state);
 CREATE INDEX jobs_account_region_state ON jobs (destination_account_id, destination_region, state);
 
-PRAGMA foreign_key_check;
-COMMIT;
-PRAGMA foreign_keys = ON;
+CREATE TABLE job_events (
+    job_id           TEXT    NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
+    sequence         INTEGER NOT NULL CHECK (sequence >= 1),
+    state            TEXT    NOT NULL,
+    image_id         TEXT,
+    progress_percent INTEGER,
+    failure_code     TEXT,
+    detail           TEXT    NOT NULL,
+    created_at       INTEGER NOT NULL,
+    PRIMARY KEY (job_id, sequence)
+) STRICT, WITHOUT ROWID;
+INSERT INTO job_events (job_id, sequence, state, image_id, progress_percent, failure_code, detail, created_at)
+SELECT job_id, sequence, state, image_id, progress_percent, failure_code, detail, created_at FROM job_events_kept;
+DROP TABLE job_events_kept;

@@ -189,7 +189,7 @@ impl ProvideCredentials for LazyAssumeRole {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::moto::test_sdk_config;
+    use amicopy_testing::moto::test_sdk_config;
 
     const TEAM: &str = "222233334444";
 

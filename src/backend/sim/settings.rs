@@ -136,7 +136,8 @@ impl Default for SimSettings {
 impl SimSettings {
     /// Fast and faultless: time runs 20 times as fast and a copy takes 20 simulated seconds
     /// (one real second).
-    pub fn fast_for_tests() -> Self {
+    #[cfg(test)]
+    pub(crate) fn fast_for_tests() -> Self {
         Self {
             sim_time_factor: 20.0,
             sim_copy_seconds: 20.0,

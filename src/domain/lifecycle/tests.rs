@@ -66,7 +66,25 @@ const TRANSITIONS: &[(&str, Attempt)] = &[
     ("wait_for_limits", |j| j.wait_for_limits(t0()).map(drop)),
     ("postpone", |j| j.postpone(t0()).map(drop)),
     ("progressed", |j| j.progressed(50, t0()).map(drop)),
-    ("copy_available", |j| j.copy_available().map(drop)),
+    ("copy_available", |j| {
+        j.copy_available(vec!["snap-0123456789abcdef0".into()], t0()).map(drop)
+    }),
+    ("checked", |j| j.checked("checked").map(drop)),
+    ("check_failed", |j| {
+        j.check_failed(Failure::new("InvalidKMSKey.NotFound", "x")).map(drop)
+    }),
+    ("step_done", |j| {
+        j.step_done(Step::LaunchPermissions, "granted", t0()).map(drop)
+    }),
+    ("step_failed", |j| {
+        j.step_failed(
+            Step::LaunchPermissions,
+            Failure::new("InvalidAMIID.Unavailable", "x"),
+            AttemptFailure::Transient,
+            plan(),
+        )
+        .map(drop)
+    }),
     ("copy_failed", |j| j.copy_failed(CopyEnd::Deregistered).map(drop)),
     ("request_cancel", |j| j.request_cancel(t0()).map(drop)),
     ("hand_image_to_cancel", |j| {
@@ -79,11 +97,11 @@ const TRANSITIONS: &[(&str, Attempt)] = &[
 fn allowed_from(transition: &str) -> &'static [JobState] {
     use JobState::*;
     match transition {
-        "record_attempt" | "copy_started" | "copy_adopted" | "attempt_failed" | "wait_for_limits" | "postpone" => {
-            &[Queued]
-        }
+        "record_attempt" | "copy_started" | "copy_adopted" | "attempt_failed" | "wait_for_limits" | "postpone"
+        | "checked" | "check_failed" => &[Queued],
         "progressed" | "copy_available" | "copy_failed" => &[Copying],
-        "request_cancel" => &[Queued, Copying, Cancelling],
+        "step_done" | "step_failed" => &[Finishing],
+        "request_cancel" => &[Queued, Copying, Finishing, Cancelling],
         "hand_image_to_cancel" | "stopped" => &[Cancelling],
         other => panic!("no row for {other}"),
     }
@@ -209,7 +227,7 @@ fn progress_only_rises_and_stays_below_one_hundred_until_available() {
     assert!(first.job().progressed(10, t0()).unwrap().is_none());
     let capped = first.job().progressed(100, t0()).unwrap().expect("news");
     assert_eq!(capped.job().progress_percent(), Some(99));
-    let done = capped.job().copy_available().unwrap();
+    let done = capped.job().copy_available(Vec::new(), t0()).unwrap();
     assert_eq!(done.job().state(), JobState::Available);
     assert_eq!(done.job().progress_percent(), Some(100));
 }
@@ -277,4 +295,154 @@ fn an_unknown_outcome_is_only_assumed_after_an_attempt_not_proven_harmless() {
     assert!(Job::restore(stored.clone()).earlier_outcome_unknown());
     stored.attempts = 0;
     assert!(!Job::restore(stored).earlier_outcome_unknown());
+}
+
+/// A queued job whose request asks for every finishing step.
+fn finishing_request() -> CopyRequest {
+    let input = CopyImageInput {
+        source_image_id: "ami-0a1b2c3d4e5f60001".into(),
+        source_region: "us-east-1".into(),
+        destination_region: "us-west-2".into(),
+        name: "finished".into(),
+        destination_account_id: "222233334444".into(),
+        launch_permissions: crate::domain::LaunchPermissionsInput {
+            user_ids: vec!["333344445555".into()],
+            ..Default::default()
+        },
+        snapshot_user_ids: vec!["333344445555".into()],
+        deprecate_time: Some((t0().timestamp() + 86_400, 0)),
+        ..Default::default()
+    };
+    CopyRequest::parse_at(input, &Region::parse("us-east-1").unwrap(), t0()).unwrap()
+}
+
+fn copying_with_steps() -> Job {
+    let accepted = Job::accept(JobId::new(), "tenant-a", finishing_request(), t0(), None);
+    accepted.job().copy_started("ami-00000000000000001", t0()).unwrap().job
+}
+
+#[test]
+fn an_available_copy_with_steps_finishes_them_one_event_each_then_is_available() {
+    let available = copying_with_steps()
+        .copy_available(vec!["snap-1".into(), "snap-2".into()], t0())
+        .unwrap();
+    let job = available.job();
+    assert_eq!(job.state(), JobState::Finishing);
+    assert_eq!(job.snapshot_ids(), ["snap-1", "snap-2"]);
+    assert!(
+        available
+            .event()
+            .unwrap()
+            .contains("granting launch permissions, sharing the snapshots, setting the deprecation time")
+    );
+
+    let mut job = job.clone();
+    let mut events = Vec::new();
+    while let Some(step) = job.next_step() {
+        let change = job.step_done(step, step.describe(), t0()).unwrap();
+        events.push(change.event().unwrap().to_owned());
+        job = change.job;
+    }
+    assert_eq!(job.state(), JobState::Available);
+    assert_eq!(events.len(), 3, "{events:?}");
+    assert!(events[2].ends_with("ami-00000000000000001 is available"), "{events:?}");
+    assert!(job.steps_done().contains(Step::Deprecation));
+}
+
+#[test]
+fn a_copy_without_steps_skips_finishing() {
+    let change = job_in(JobState::Copying).copy_available(Vec::new(), t0()).unwrap();
+    assert_eq!(change.job().state(), JobState::Available);
+    assert_eq!(change.job().next_step(), None);
+}
+
+#[test]
+fn a_failed_step_retries_quietly_until_it_gives_up_and_keeps_the_image() {
+    let finishing = copying_with_steps().copy_available(Vec::new(), t0()).unwrap().job;
+    let failure = Failure::new("InvalidAMIID.Unavailable", "not yet");
+    let retry = finishing
+        .step_failed(
+            Step::LaunchPermissions,
+            failure.clone(),
+            AttemptFailure::Transient,
+            plan(),
+        )
+        .unwrap();
+    assert_eq!(retry.event(), None, "a retry is not an event");
+    assert_eq!(retry.job().state(), JobState::Finishing);
+    assert_eq!(retry.job().step_failures(), 1);
+    assert_eq!(retry.job().next_attempt_at(), t0() + chrono::Duration::seconds(2));
+
+    let mut job = retry.job;
+    while job.state() == JobState::Finishing {
+        job = job
+            .step_failed(
+                Step::LaunchPermissions,
+                failure.clone(),
+                AttemptFailure::Transient,
+                plan(),
+            )
+            .unwrap()
+            .job;
+    }
+    assert_eq!(job.state(), JobState::Failed);
+    assert_eq!(job.step_failures(), plan().max_attempts);
+    assert_eq!(
+        job.image_id(),
+        Some("ami-00000000000000001"),
+        "the AMI is never forgotten"
+    );
+
+    let refused = finishing
+        .step_failed(
+            Step::Deprecation,
+            Failure::new("InvalidParameterValue", "too late"),
+            AttemptFailure::Permanent,
+            plan(),
+        )
+        .unwrap();
+    assert_eq!(refused.job().state(), JobState::Failed);
+    assert_eq!(
+        refused.event(),
+        Some("setting the deprecation time failed: InvalidParameterValue: too late")
+    );
+}
+
+#[test]
+fn checks_are_recorded_once_and_a_failed_check_ends_the_job_before_any_attempt() {
+    let queued = Job::accept(JobId::new(), "tenant-a", finishing_request(), t0(), None).job;
+    let checked = queued.checked("checked: key enabled").unwrap();
+    assert!(checked.job().steps_done().contains(Step::Checks));
+    assert_eq!(checked.job().state(), JobState::Queued);
+    let failed = queued
+        .check_failed(Failure::new(
+            "InvalidKMSKey.NotFound",
+            "KMS key alias/x does not exist in account 222233334444",
+        ))
+        .unwrap();
+    assert_eq!(failed.job().state(), JobState::Failed);
+    assert_eq!(failed.job().attempts(), 0);
+    assert!(
+        failed
+            .event()
+            .unwrap()
+            .starts_with("refused before copying: InvalidKMSKey.NotFound")
+    );
+}
+
+#[test]
+fn a_finishing_job_can_be_cancelled_and_its_image_goes_with_its_snapshots() {
+    let finishing = copying_with_steps()
+        .copy_available(vec!["snap-1".into()], t0())
+        .unwrap()
+        .job;
+    let cancelling = finishing.request_cancel(t0()).unwrap().unwrap().job;
+    assert_eq!(cancelling.state(), JobState::Cancelling);
+    let stopped = cancelling
+        .stopped(Stop::DeregisteredWithSnapshots("ami-00000000000000001".into()))
+        .unwrap();
+    assert_eq!(
+        stopped.event(),
+        Some("deregistered ami-00000000000000001 and deleted its snapshots")
+    );
 }

@@ -2,12 +2,16 @@
 //! thing in a valid request and says whether the request stays valid or which field is refused,
 //! with which EC2 code, and a phrase the description must contain so a person knows what to do.
 
-use crate::domain::{CopyImageInput, CopyRequest, FieldViolation, InvalidRequest, Region, Tag, TagSpecificationInput};
+use crate::domain::{
+    CopyImageInput, CopyRequest, FieldViolation, InvalidRequest, LaunchPermissionsInput, Region, Tag,
+    TagSpecificationInput,
+};
 
 mod destinations;
 mod formats;
 mod kms;
 mod required;
+mod sharing;
 mod tag_rules;
 mod whole;
 
@@ -15,6 +19,10 @@ mod whole;
 const DEFAULT_REGION: &str = "us-east-1";
 /// A valid Outpost in the typical request's source Region.
 const OUTPOST: &str = "arn:aws:outposts:us-west-2:123456789012:outpost/op-1234567890abcdef0";
+/// A valid organization ARN.
+const ORGANIZATION: &str = "arn:aws:organizations::123456789012:organization/o-abcde12345";
+/// A valid organizational unit ARN.
+const UNIT: &str = "arn:aws:organizations::123456789012:ou/o-abcde12345/ou-ab12-cdefgh34";
 /// A valid key ARN in the default Region.
 const KEY_ARN: &str = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab";
 
@@ -68,6 +76,15 @@ fn loaded() -> CopyImageInput {
         snapshot_copy_completion_duration_minutes: Some(120),
         destination_availability_zone: String::new(),
         destination_availability_zone_id: String::new(),
+        destination_account_id: "222233334444".into(),
+        launch_permissions: LaunchPermissionsInput {
+            user_ids: vec!["333344445555".into(), "444455556666".into()],
+            organization_arns: vec![ORGANIZATION.into()],
+            organizational_unit_arns: vec![UNIT.into()],
+            public: false,
+        },
+        snapshot_user_ids: vec!["333344445555".into()],
+        deprecate_time: Some(wire_time("2027-01-01T00:00:00Z")),
     }
 }
 
@@ -79,7 +96,23 @@ fn spec(resource_type: &str, tags: &[(&str, &str)]) -> TagSpecificationInput {
 }
 
 fn parse(input: CopyImageInput) -> Result<CopyRequest, InvalidRequest> {
-    CopyRequest::parse(input, &default_region())
+    CopyRequest::parse_at(input, &default_region(), now())
+}
+
+/// The time the tables check requests at, so rules about deprecation times stay put.
+fn now() -> chrono::DateTime<chrono::Utc> {
+    chrono::DateTime::parse_from_rfc3339("2026-06-01T12:00:00Z")
+        .expect("a valid time")
+        .to_utc()
+}
+
+/// `text` (RFC 3339) as the wire's seconds and nanoseconds.
+fn wire_time(text: &str) -> (i64, i32) {
+    let time = chrono::DateTime::parse_from_rfc3339(text).expect("a valid time");
+    (
+        time.timestamp(),
+        i32::try_from(time.timestamp_subsec_nanos()).expect("nanos fit"),
+    )
 }
 
 /// The violations of a request that must be refused.

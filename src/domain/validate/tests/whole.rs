@@ -2,6 +2,7 @@
 //! and a fully-loaded request's round trip and fingerprint.
 
 use super::*;
+use crate::domain::INVALID_USER_ID_MALFORMED;
 use crate::domain::codes::{
     INVALID_AMI_ID_MALFORMED, INVALID_AMI_NAME_MALFORMED, INVALID_CLIENT_TOKEN, INVALID_PARAMETER_COMBINATION,
     INVALID_PARAMETER_VALUE, INVALID_REGION, INVALID_TAG_KEY_MALFORMED, MISSING_PARAMETER,
@@ -25,6 +26,9 @@ fn full_of_mistakes() -> CopyImageInput {
         snapshot_copy_completion_duration_minutes: Some(16),
         destination_availability_zone: "nowhere".into(),
         destination_availability_zone_id: String::new(),
+        destination_account_id: "12345".into(),
+        deprecate_time: Some(wire_time("2020-01-01T00:00:00Z")),
+        ..Default::default()
     }
 }
 
@@ -46,6 +50,8 @@ fn every_mistake_is_reported_at_once_in_a_stable_order() {
             ("snapshot_copy_completion_duration_minutes", INVALID_PARAMETER_VALUE),
             ("tag_specifications[0].resource_type", INVALID_PARAMETER_VALUE),
             ("tag_specifications[1].tags[0].key", INVALID_TAG_KEY_MALFORMED),
+            ("destination_account_id", INVALID_USER_ID_MALFORMED),
+            ("deprecate_time", INVALID_PARAMETER_VALUE),
         ]
     );
     found.iter().for_each(assert_readable);
@@ -72,7 +78,7 @@ fn reason_prefers_missing_parameter_over_earlier_violations() {
     assert!(
         invalid
             .summary()
-            .starts_with("invalid CopyImage request: 11 problems; first, source_image_id: ")
+            .starts_with("invalid CopyImage request: 13 problems; first, source_image_id: ")
     );
 
     let none = InvalidRequest { violations: vec![] };
@@ -225,6 +231,17 @@ fn fingerprint_changes_with_every_other_field() {
         ("outpost", untimed_in_source_region, |i| {
             i.destination_outpost_arn = OUTPOST.into()
         }),
+        ("account", loaded, |i| i.destination_account_id = "999988887777".into()),
+        ("own account", loaded, |i| i.destination_account_id.clear()),
+        ("launch permission", loaded, |i| {
+            i.launch_permissions.user_ids.pop().map(drop).unwrap_or(())
+        }),
+        ("public", loaded, |i| i.launch_permissions.public = true),
+        ("snapshot users", loaded, |i| i.snapshot_user_ids.clear()),
+        ("deprecation", loaded, |i| {
+            i.deprecate_time = Some(wire_time("2027-02-01T00:00:00Z"))
+        }),
+        ("no deprecation", loaded, |i| i.deprecate_time = None),
     ];
     for (label, base, modify) in rows {
         let before = parse(base()).expect("base is valid").fingerprint();

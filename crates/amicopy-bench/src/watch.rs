@@ -1,0 +1,211 @@
+//! The `watch` scenario: N WatchCopyJob streams spread over a few jobs that then change state
+//! (the bench cancels them), measuring each live event's delay from its `create_time` to its
+//! delivery, and the server's memory per open stream from `/proc/<pid>/status`.
+
+use std::{
+    sync::Arc,
+    time::{Duration, SystemTime},
+};
+
+use anyhow::Context as _;
+use tokio::sync::{Semaphore, mpsc};
+use tokio_stream::StreamExt;
+use tonic::transport::{Channel, Endpoint};
+
+use super::{
+    Args,
+    report::{Latencies, Summary},
+    rpc::{copy_request, run_id},
+};
+use amicopy::proto::{self, image_copy_service_client::ImageCopyServiceClient};
+
+/// Streams per HTTP/2 connection, below the server's default limit of concurrent streams.
+const STREAMS_PER_CONNECTION: usize = 100;
+
+/// Streams being opened at once.
+const OPENING_AT_ONCE: usize = 256;
+
+/// How long the streams get to deliver the terminal events after the jobs are cancelled.
+const DRAIN: Duration = Duration::from_secs(30);
+
+/// The resident memory of process `pid` in KiB, from `/proc/<pid>/status`.
+pub fn rss_kib(pid: u32) -> anyhow::Result<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .with_context(|| format!("cannot read /proc/{pid}/status; is --server-pid the server's process id?"))?;
+    parse_vm_rss(&status).with_context(|| format!("no VmRSS line in /proc/{pid}/status"))
+}
+
+/// The `VmRSS:` figure (in kB) of a `/proc/<pid>/status` text.
+pub fn parse_vm_rss(status: &str) -> Option<u64> {
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|number| number.parse().ok())
+}
+
+/// A protobuf timestamp as a system time (times before 1970 become 1970).
+pub fn system_time(timestamp: &prost_types::Timestamp) -> SystemTime {
+    SystemTime::UNIX_EPOCH
+        + Duration::from_secs(u64::try_from(timestamp.seconds).unwrap_or(0))
+        + Duration::from_nanos(u64::try_from(timestamp.nanos).unwrap_or(0))
+}
+
+/// How long ago `created` was, as seen `now`; zero when the clocks disagree the other way.
+pub fn delay_since(created: &prost_types::Timestamp, now: SystemTime) -> Duration {
+    now.duration_since(system_time(created)).unwrap_or(Duration::ZERO)
+}
+
+/// Runs the scenario against `--addr`.
+pub async fn run(args: &Args) -> anyhow::Result<Summary> {
+    let connections = args.streams.div_ceil(STREAMS_PER_CONNECTION);
+    let mut channels = Vec::with_capacity(connections);
+    for _ in 0..connections {
+        channels.push(
+            Endpoint::from_shared(args.addr.clone())?
+                .tcp_nodelay(true)
+                .connect()
+                .await
+                .with_context(|| format!("cannot connect to amicopyd at {}", args.addr))?,
+        );
+    }
+    let mut client = ImageCopyServiceClient::new(channels[0].clone());
+    let run = run_id();
+    let mut jobs = Vec::with_capacity(args.watch_jobs);
+    for k in 0..args.watch_jobs {
+        let request = copy_request(format!("bench-watch-{run}-{k}"), String::new());
+        jobs.push(client.copy_image(request).await?.into_inner().job_id);
+    }
+    let rss_before = args.server_pid.map(rss_kib).transpose()?;
+
+    let (opened_tx, mut opened_rx) = mpsc::channel::<bool>(args.streams);
+    let (latency_tx, mut latency_rx) = mpsc::unbounded_channel::<Latencies>();
+    let opening = Arc::new(Semaphore::new(OPENING_AT_ONCE));
+    for stream in 0..args.streams {
+        let client = ImageCopyServiceClient::new(channels[stream / STREAMS_PER_CONNECTION].clone());
+        let job_id = jobs[stream % jobs.len()].clone();
+        tokio::spawn(watch_one(
+            client,
+            job_id,
+            Arc::clone(&opening),
+            opened_tx.clone(),
+            latency_tx.clone(),
+        ));
+    }
+    drop((opened_tx, latency_tx));
+    let mut opened = 0usize;
+    let mut refused = 0usize;
+    for _ in 0..args.streams {
+        match opened_rx.recv().await {
+            Some(true) => opened += 1,
+            Some(false) => refused += 1,
+            None => break,
+        }
+    }
+    // Let every stream replay its history before memory is read.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let rss_after = args.server_pid.map(rss_kib).transpose()?;
+
+    let started = std::time::Instant::now();
+    for job_id in &jobs {
+        client
+            .cancel_copy_job(proto::CancelCopyJobRequest { job_id: job_id.clone() })
+            .await
+            .with_context(|| format!("cannot cancel job {job_id} (it must still be copying: run the watch scenario against a server whose copies last minutes)"))?;
+    }
+    let mut delays = Latencies::new();
+    let mut completed = 0usize;
+    let deadline = tokio::time::Instant::now() + DRAIN;
+    while let Ok(Some(stream)) = tokio::time::timeout_at(deadline, latency_rx.recv()).await {
+        delays.merge(&stream);
+        completed += 1;
+    }
+    let mut summary = delays.summary(&args.label(), args.streams, started.elapsed());
+    summary.extra.insert("streams_opened".into(), opened as f64);
+    summary.extra.insert("streams_refused".into(), refused as f64);
+    summary.extra.insert("streams_completed".into(), completed as f64);
+    summary.extra.insert("jobs".into(), jobs.len() as f64);
+    if let (Some(before), Some(after)) = (rss_before, rss_after) {
+        summary.extra.insert("server_rss_before_kib".into(), before as f64);
+        summary.extra.insert("server_rss_after_kib".into(), after as f64);
+        summary.extra.insert(
+            "server_kib_per_stream".into(),
+            after.saturating_sub(before) as f64 / opened.max(1) as f64,
+        );
+    }
+    summary.notes.push(format!(
+        "latency is each live event's delay from its create_time to its delivery; {} streams over {} jobs that were cancelled once every stream was open",
+        args.streams,
+        jobs.len()
+    ));
+    Ok(summary)
+}
+
+/// Opens one stream, reports that it is open, then records the delay of every event created
+/// after it was opened, until the stream ends.
+async fn watch_one(
+    mut client: ImageCopyServiceClient<Channel>,
+    job_id: String,
+    opening: Arc<Semaphore>,
+    opened: mpsc::Sender<bool>,
+    done: mpsc::UnboundedSender<Latencies>,
+) {
+    let permit = opening.acquire_owned().await;
+    let opened_at = SystemTime::now();
+    let request = proto::WatchCopyJobRequest {
+        job_id,
+        after_sequence: 0,
+    };
+    let mut stream = match client.watch_copy_job(request).await {
+        Ok(response) => response.into_inner(),
+        Err(_) => {
+            let _ = opened.send(false).await;
+            return;
+        }
+    };
+    drop(permit);
+    let _ = opened.send(true).await;
+    let mut latencies = Latencies::new();
+    while let Some(message) = stream.next().await {
+        let Ok(message) = message else {
+            latencies.record_error();
+            break;
+        };
+        let now = SystemTime::now();
+        // History replayed on opening is not a delivery delay; only live events count.
+        if let Some(created) = message.event.and_then(|event| event.create_time)
+            && system_time(&created) > opened_at
+        {
+            latencies.record(delay_since(&created, now));
+        }
+    }
+    let _ = done.send(latencies);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_resident_size_is_read_from_proc_status() {
+        let status = "Name:\tamicopyd\nVmPeak:\t  900 kB\nVmRSS:\t   12345 kB\nThreads:\t3\n";
+        assert_eq!(parse_vm_rss(status), Some(12345));
+        assert_eq!(parse_vm_rss("Name:\tx\n"), None);
+        assert!(rss_kib(std::process::id()).unwrap() > 0);
+    }
+
+    #[test]
+    fn delay_is_measured_from_the_event_time_and_never_negative() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000);
+        let created = prost_types::Timestamp {
+            seconds: 999,
+            nanos: 750_000_000,
+        };
+        assert_eq!(delay_since(&created, now), Duration::from_millis(250));
+        let future = prost_types::Timestamp {
+            seconds: 1_001,
+            nanos: 0,
+        };
+        assert_eq!(delay_since(&future, now), Duration::ZERO);
+    }
+}

@@ -1,0 +1,175 @@
+//! Prometheus metrics, scraped over HTTP from the metrics listener.
+
+use std::{net::SocketAddr, time::Duration};
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio_stream::StreamExt;
+
+use crate::support::{Database, JOB_DEADLINE, copy_request, start};
+
+/// GETs `path` from `addr` with a raw HTTP/1.1 request; returns the status line and the body.
+async fn http_get(addr: SocketAddr, path: &str) -> (String, String) {
+    let mut stream = tokio::net::TcpStream::connect(addr).await.expect("metrics listener");
+    let request = format!("GET {path} HTTP/1.1\r\nhost: {addr}\r\nconnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.unwrap();
+    let (head, body) = response.split_once("\r\n\r\n").expect("a response head");
+    (head.lines().next().unwrap_or_default().to_owned(), body.to_owned())
+}
+
+/// The body of `/metrics` at `addr`.
+pub async fn scrape(addr: SocketAddr) -> String {
+    http_get(addr, "/metrics").await.1
+}
+
+/// The value of the first series line that starts with `series`, if any.
+fn value(scrape: &str, series: &str) -> Option<f64> {
+    scrape
+        .lines()
+        .find(|line| line.starts_with(series))
+        .and_then(|line| line.rsplit(' ').next())
+        .and_then(|value| value.parse().ok())
+}
+
+#[tokio::test]
+async fn every_series_is_scraped_from_the_metrics_listener() {
+    let (mut server, storage) = start(
+        Database::Sqlite,
+        &[
+            "--metrics-listen",
+            "127.0.0.1:0",
+            "--metrics-refresh-seconds",
+            "0.05",
+            "--sim-copy-seconds",
+            "1000000",
+            // One copy at a time into a Region: the second job stays QUEUED.
+            "--max-concurrent-copies",
+            "1",
+            // Tracking runs out of DescribeImages tokens at once: throttles to count.
+            "--sim-describe-images-burst",
+            "1",
+            "--sim-describe-images-refill",
+            "0.0001",
+        ],
+    )
+    .await;
+    let metrics = server.metrics_addr.expect("a metrics listener");
+    let copying = server.copy(copy_request("in flight")).await.unwrap().job_id;
+    server.copy(copy_request("queued")).await.unwrap();
+    let mut watch = server
+        .client
+        .watch_copy_job(amicopy::proto::WatchCopyJobRequest {
+            job_id: copying,
+            after_sequence: 0,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    watch.next().await.expect("history").expect("an event");
+
+    let expected: &[(&str, f64)] = &[
+        (
+            r#"amicopy_rpc_requests_total{method="amicopy.v1.ImageCopyService/CopyImage",code="Ok"}"#,
+            2.0,
+        ),
+        (
+            r#"amicopy_rpc_duration_seconds_count{method="amicopy.v1.ImageCopyService/CopyImage",code="Ok"}"#,
+            2.0,
+        ),
+        (r#"amicopy_jobs{state="copying"}"#, 1.0),
+        (r#"amicopy_jobs{state="queued"}"#, 1.0),
+        (r#"amicopy_jobs{state="failed"}"#, 0.0),
+        (r#"amicopy_queue_depth{region="us-west-2"}"#, 1.0),
+        (r#"amicopy_copies_in_flight{region="us-west-2"}"#, 1.0),
+        (r#"amicopy_ec2_calls_total{operation="CopyImage"}"#, 1.0),
+        (r#"amicopy_ec2_throttles_total{operation="DescribeImages"}"#, 1.0),
+        ("amicopy_watch_streams_open", 1.0),
+        (r#"amicopy_store_duration_seconds_count{operation="create_job"}"#, 2.0),
+    ];
+    let deadline = tokio::time::Instant::now() + JOB_DEADLINE;
+    loop {
+        let (status, scrape) = http_get(metrics, "/metrics").await;
+        assert!(status.contains("200"), "{status}");
+        let missing: Vec<_> = expected
+            .iter()
+            .filter(|(series, at_least)| !value(&scrape, series).is_some_and(|v| v >= *at_least))
+            .collect();
+        if missing.is_empty() {
+            assert_eq!(value(&scrape, r#"amicopy_jobs{state="failed"}"#), Some(0.0));
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "never scraped {missing:?} in:\n{scrape}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    drop(watch);
+    let (status, _) = http_get(metrics, "/elsewhere").await;
+    assert!(status.contains("404"), "{status}");
+    server.stop().await;
+    storage.cleanup().await;
+}
+
+#[tokio::test]
+async fn many_watchers_of_one_job_are_fed_without_a_store_read_per_event() {
+    const WATCHERS: usize = 40;
+    let (mut server, storage) = start(
+        Database::Sqlite,
+        &[
+            "--metrics-listen",
+            "127.0.0.1:0",
+            "--sim-copy-seconds",
+            "60",
+            // Only notifications wake the streams: no polling reads.
+            "--watch-poll-seconds",
+            "3600",
+        ],
+    )
+    .await;
+    let metrics = server.metrics_addr.expect("a metrics listener");
+    let job_id = server.copy(copy_request("watched by many")).await.unwrap().job_id;
+    let mut watchers = tokio::task::JoinSet::new();
+    for _ in 0..WATCHERS {
+        let mut client = server.client.clone();
+        let job_id = job_id.clone();
+        watchers.spawn(async move {
+            let request = amicopy::proto::WatchCopyJobRequest {
+                job_id,
+                after_sequence: 0,
+            };
+            let mut stream = client.watch_copy_job(request).await.unwrap().into_inner();
+            let mut sequences = Vec::new();
+            while let Some(message) = stream.next().await {
+                sequences.push(message.unwrap().event.unwrap().sequence);
+            }
+            sequences
+        });
+    }
+    let all = tokio::time::timeout(JOB_DEADLINE, watchers.join_all())
+        .await
+        .expect("every stream ends");
+    let events = server.watch_to_end(&job_id).await;
+    let expected: Vec<u64> = events.iter().map(|event| event.sequence).collect();
+    assert!(expected.len() >= 5, "the job made progress events: {events:?}");
+    for sequences in &all {
+        assert_eq!(sequences, &expected, "every watcher saw every event once, in order");
+    }
+
+    let (_, scrape) = http_get(metrics, "/metrics").await;
+    let reads = value(
+        &scrape,
+        r#"amicopy_store_duration_seconds_count{operation="list_events"}"#,
+    )
+    .unwrap_or(0.0);
+    let one_read_per_event = (WATCHERS * expected.len()) as f64;
+    assert!(
+        reads < one_read_per_event / 2.0,
+        "{reads} event reads for {WATCHERS} watchers of {} events",
+        expected.len()
+    );
+    server.stop().await;
+    storage.cleanup().await;
+}

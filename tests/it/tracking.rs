@@ -1,0 +1,80 @@
+//! How many EC2 calls the engine spends tracking copies, driven tick by tick against the
+//! simulator and a real SQLite store: one DescribeImages call per destination Region per page of
+//! running copies, never one per image, and every running copy looked at on every tick.
+
+use std::{sync::Arc, time::Duration};
+
+use amicopy::{
+    backend::{
+        Ec2Backend, OwnAccountOnly,
+        sim::{SimSettings, Simulator},
+    },
+    domain::{CopyImageInput, CopyRequest, JobState, Region},
+    engine::{Engine, EngineSettings, hub::EventHub},
+    store,
+};
+use amicopy_testing::presets;
+
+const PAGE_SIZE: u32 = 10;
+
+fn request(name: &str, destination: &str) -> CopyRequest {
+    let input = CopyImageInput {
+        source_image_id: "ami-0a1b2c3d4e5f60001".to_owned(),
+        source_region: "us-east-1".to_owned(),
+        destination_region: destination.to_owned(),
+        name: name.to_owned(),
+        ..Default::default()
+    };
+    CopyRequest::parse(input, &Region::parse("us-east-1").unwrap()).unwrap()
+}
+
+#[tokio::test]
+async fn a_tick_describes_every_running_copy_in_one_call_per_region_and_page() {
+    let data_dir = tempfile::tempdir().unwrap();
+    let store = store::connect(None, data_dir.path(), Duration::from_secs(5))
+        .await
+        .unwrap();
+    // Copies that stay pending for the whole test.
+    let simulator = Arc::new(
+        Simulator::new(SimSettings {
+            sim_copy_seconds: 3600.0,
+            ..presets::fast_sim()
+        })
+        .unwrap(),
+    );
+    let backend: Arc<dyn Ec2Backend> = simulator.clone();
+    let backends = Arc::new(OwnAccountOnly(backend));
+    let settings = EngineSettings {
+        // Ticks are driven by the test: the next look is due long after it ends.
+        tick: Duration::from_secs(600),
+        track_page_size: PAGE_SIZE,
+        ..presets::fast_engine()
+    };
+    let engine = Engine::new(store, backends, EventHub::new(), settings, "tracking-test");
+
+    let mut running = 0;
+    for (region, copies) in [("us-west-2", 35), ("eu-west-1", 7)] {
+        for i in 0..copies {
+            let job = engine
+                .submit("acme", request(&format!("tracked-{region}-{i}"), region))
+                .await
+                .unwrap();
+            assert_eq!(job.state(), JobState::Copying);
+            running += 1;
+        }
+    }
+
+    let before = simulator.calls("DescribeImages");
+    let report = engine.tick().await.unwrap();
+    assert_eq!(report.tracked, running, "every running copy is looked at");
+    let calls = simulator.calls("DescribeImages") - before;
+    // Pages of 10 over 42 copies claimed oldest first: 35 in us-west-2 then 7 in eu-west-1, so
+    // pages hold (10 w), (10 w), (10 w), (5 w + 5 eu), (2 eu): 6 calls, against 42 for one per image.
+    assert!(calls <= 6, "{calls} DescribeImages calls for {running} copies");
+    assert!(calls >= 5, "both Regions and every page were described: {calls}");
+
+    let before = simulator.calls("DescribeImages");
+    let report = engine.tick().await.unwrap();
+    assert_eq!(report.tracked, 0, "copies just looked at wait for the next tick");
+    assert_eq!(simulator.calls("DescribeImages"), before);
+}

@@ -1,9 +1,0 @@
-//! Production edges, through a real gRPC client over loopback: protective limits, Prometheus
-//! metrics, logs without secrets, and the settings file.
-
-#[path = "../support/mod.rs"]
-mod support;
-
-mod binary;
-mod limits;
-mod metrics;
