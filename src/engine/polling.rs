@@ -10,7 +10,8 @@
 //!   never late); a time-based copy's deadline bounds it too. The next look halves the time left
 //!   to that end, so looks close in on it and are never more than the tolerance late.
 //! - Near the expected end (within twice the tolerance) or past it, only the image's state
-//!   matters: the copy is looked at every tolerance, without asking for snapshot progress.
+//!   matters: the copy is looked at every half tolerance (leaving the other half for the look
+//!   itself), without asking for snapshot progress.
 
 use std::time::Duration;
 
@@ -73,8 +74,10 @@ impl Pacing {
         let tolerance = (duration * TOLERANCE_SHARE).clamp(floor, ceiling);
         let left = duration - age;
         if left <= 2.0 * tolerance {
+            // Half the tolerance, so the time a look takes (a claim, a call, a commit) still
+            // fits inside it.
             return Look {
-                at: after(now, tolerance),
+                at: after(now, (tolerance / 2.0).max(floor)),
                 with_progress: false,
             };
         }

@@ -8,6 +8,7 @@
 
 pub mod inproc;
 pub mod load;
+pub mod polling;
 pub mod report;
 pub mod rpc;
 pub mod table;
@@ -78,6 +79,18 @@ pub struct Args {
     #[arg(long, default_value_t = 1000)]
     pub burst_copies: usize,
 
+    /// Copies followed to their end per polling run (polling).
+    #[arg(long, value_delimiter = ',', default_value = "1,10,1000")]
+    pub polling_sizes: Vec<usize>,
+
+    /// Simulated seconds each copy of the polling scenario takes.
+    #[arg(long, default_value_t = 1800.0)]
+    pub polling_copy_seconds: f64,
+
+    /// Simulated seconds per real second in the polling scenario.
+    #[arg(long, default_value_t = 120.0)]
+    pub polling_time_factor: f64,
+
     /// Name the summary is saved under (default: the scenario's name).
     #[arg(long)]
     pub label: Option<String>,
@@ -112,6 +125,8 @@ pub enum Scenario {
     Tracking,
     /// In-process: RequestLimitExceeded answers during a burst of copies at EC2's quotas.
     Burst,
+    /// In-process: EC2 calls per completed copy and how late each end is seen.
+    Polling,
     /// Prints the markdown table from --results-dir.
     Table,
 }
@@ -165,6 +180,15 @@ impl Args {
         }
         if !(1..=100_000).contains(&self.burst_copies) {
             return Err(invalid("--burst-copies", "must be 1 to 100000"));
+        }
+        if self.polling_sizes.is_empty() || self.polling_sizes.iter().any(|n| !(1..=10_000).contains(n)) {
+            return Err(invalid("--polling-sizes", "each must be 1 to 10000"));
+        }
+        if !(self.polling_copy_seconds >= 1.0 && self.polling_time_factor >= 1.0) {
+            return Err(invalid(
+                "--polling-copy-seconds",
+                "it and --polling-time-factor must be at least 1",
+            ));
         }
         if self.scenario == Scenario::Table && self.results_dir.is_none() {
             return Err(invalid("--results-dir", "the table scenario needs it"));
@@ -227,6 +251,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         Scenario::Watch => vec![watch::run(&args).await?],
         Scenario::Tracking => inproc::tracking(&args).await?,
         Scenario::Burst => vec![inproc::burst(&args).await?],
+        Scenario::Polling => polling::run(&args).await?,
         Scenario::Table => {
             let dir = args.results_dir.clone().unwrap_or_default();
             println!("{}", table::render(&table::load_dir(&dir)?));
