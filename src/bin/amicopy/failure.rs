@@ -188,7 +188,8 @@ impl Refusal {
                 Some(reason) if !self.message.contains(reason.as_str()) => {
                     lines.push(format!("{reason}: {}", self.message));
                 }
-                _ => lines.push(self.message.clone()),
+                Some(_) => lines.push(self.message.clone()),
+                None => lines.push(format!("{}: {}", grpc_code_name(self.code), self.message)),
             }
         } else {
             let count = self.violations.len();
