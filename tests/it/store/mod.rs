@@ -11,3 +11,4 @@ mod durability;
 mod idempotency;
 mod jobs;
 mod updates;
+mod upgrade;
