@@ -280,6 +280,25 @@ async fn a_dry_run_makes_no_job_and_watch_replays_a_finished_one() {
         .into_inner();
     assert!(jobs.jobs.is_empty(), "a dry run records nothing");
 
+    // Several targets: each is dry-run as the copy it would be, the name template expanded.
+    let mut args = copy_args("cli-dry-{region}", "us-west-2");
+    args.extend(["--to", "eu-west-1", "--dry-run"]);
+    let dry = run(&server, &args).await;
+    dry.expect_code(0);
+    for region in ["us-west-2", "eu-west-1"] {
+        assert!(
+            dry.stdout
+                .contains(&format!("{region}: would succeed (DryRunOperation)")),
+            "{}",
+            dry.stdout
+        );
+    }
+    let mut args = copy_args("cli-dry-{region}", "us-west-2");
+    args.extend(["--to", "mars-1", "--dry-run"]);
+    let dry = run(&server, &args).await;
+    dry.expect_code(2);
+    assert!(dry.stdout.contains("mars-1: would fail"), "{}", dry.stdout);
+
     let job = server.copy(copy_request("cli-replayed")).await.unwrap();
     server.wait_terminal(&job.job_id).await;
     let watched = run(&server, &["watch", &job.job_id]).await;

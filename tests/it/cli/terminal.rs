@@ -19,19 +19,22 @@ const ROWS: u16 = 40;
 const COLS: u16 = 140;
 
 /// A simulated copy of about four seconds: enough for several redraws.
-const STEADY: &[&str] = &["--sim-time-factor", "10", "--sim-copy-seconds", "40"];
+pub const STEADY: &[&str] = &["--sim-time-factor", "10", "--sim-copy-seconds", "40"];
 
 /// What a run in the pseudo-terminal left: every byte written, the screens seen while it ran,
 /// and its exit code.
-struct TerminalRun {
-    bytes: Vec<u8>,
-    screens: Vec<String>,
-    code: u32,
+pub struct TerminalRun {
+    /// Every byte the CLI wrote.
+    pub bytes: Vec<u8>,
+    /// The screen every 100 ms, the last after it exited.
+    pub screens: Vec<String>,
+    /// Its exit code.
+    pub code: u32,
 }
 
 /// Runs the CLI with `args` in a pseudo-terminal of ROWS × COLS until it exits, looking at the
 /// screen every 100 ms.
-fn run_in_terminal(args: Vec<String>) -> TerminalRun {
+pub fn run_in_terminal(args: Vec<String>) -> TerminalRun {
     let pty = native_pty_system()
         .openpty(PtySize {
             rows: ROWS,
@@ -106,7 +109,7 @@ fn onlcr(bytes: &[u8]) -> Vec<u8> {
 }
 
 /// The percent on a bar line such as `  us-west-2  =====>   34%  COPYING ...`.
-fn bar_percent(line: &str) -> Option<u32> {
+pub fn bar_percent(line: &str) -> Option<u32> {
     let words: Vec<&str> = line.split_whitespace().collect();
     let state = words.iter().position(|w| *w == "COPYING" || *w == "AVAILABLE")?;
     words.get(state.checked_sub(1)?)?.strip_suffix('%')?.parse().ok()

@@ -38,8 +38,6 @@ fn failed() -> ProgressStyle {
 #[derive(Default)]
 pub struct Bars {
     multi: Option<MultiProgress>,
-    /// What is copied where.
-    title: Option<ProgressBar>,
     /// The aggregate: state, overall percent, targets per state.
     header: Option<ProgressBar>,
     targets: Vec<ProgressBar>,
@@ -50,12 +48,11 @@ pub struct Bars {
 impl Bars {
     /// Draws the aggregate line and a bar per target.
     pub fn start(&mut self, board: &Board) {
+        // The title stays put above everything; failures and notes are printed under it.
+        println!("{}", style(super::plain::heading(board)).bold());
         let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stdout());
-        let title = multi.add(ProgressBar::new(100).with_style(bar_style("{msg}")));
-        title.set_message(style(super::plain::heading(board)).bold().to_string());
         let header = multi.add(ProgressBar::new(100).with_style(bar_style("{msg}")));
         self.multi = Some(multi);
-        self.title = Some(title);
         self.header = Some(header);
         self.refresh(board);
     }
@@ -134,15 +131,10 @@ impl Bars {
         }
     }
 
-    /// Leaves the bars on screen in their final state.
+    /// Leaves the bars on screen in their final state (a failed bar where it stopped).
     pub fn finish(&mut self, board: &Board) {
         self.refresh(board);
-        for bar in &self.targets {
-            bar.finish();
-        }
-        for line in self.title.iter().chain(&self.header) {
-            line.finish();
-        }
+        self.abandon();
     }
 
     /// Leaves the bars where they are, for Ctrl-C.
@@ -150,8 +142,8 @@ impl Bars {
         for bar in &self.targets {
             bar.abandon();
         }
-        for line in self.title.iter().chain(&self.header) {
-            line.abandon();
+        if let Some(header) = &self.header {
+            header.abandon();
         }
     }
 }
@@ -164,7 +156,7 @@ fn failure_text(code: &str, message: &str) -> String {
     match (code.is_empty(), message.is_empty()) {
         (_, true) => code.to_owned(),
         (true, false) => message.to_owned(),
-        (false, false) if message.starts_with(code) => message.to_owned(),
+        (false, false) if message.contains(code) => message.to_owned(),
         (false, false) => format!("{code}: {message}"),
     }
 }
@@ -178,7 +170,8 @@ fn heading(board: &Board) -> String {
     format!("{state} {}% ({})", board.percent(), board.tally())
 }
 
-/// A target's message: state, elapsed, time left, image or error.
+/// A target's message: state, elapsed, time left, image or EC2's code (the whole failure is
+/// printed above the bars: a bar line never wraps, or it could not be redrawn in place).
 fn message(target: &Target, now: chrono::DateTime<Utc>) -> String {
     let mut parts = vec![format!("{:<10}", target.state_name())];
     if let Some(elapsed) = target.elapsed(now) {
@@ -188,7 +181,7 @@ fn message(target: &Target, now: chrono::DateTime<Utc>) -> String {
         parts.push(format!("~{} left", short_duration(left)));
     }
     if target.state == CopyJobState::Failed {
-        parts.push(failure_text(&target.failure_code, &target.failure_message));
+        parts.push(target.failure_code.clone());
     } else if !target.image_id.is_empty() {
         parts.push(target.image_id.clone());
     }

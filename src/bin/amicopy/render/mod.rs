@@ -171,6 +171,10 @@ fn json_line(update: Update<'_>) -> Line {
 
 /// The summary table of targets and image ids, and the final line.
 fn print_summary(board: &Board, mode: Mode) {
+    if mode == Mode::Terminal {
+        // The bars leave the cursor at the end of the last one.
+        println!();
+    }
     println!();
     for line in table::summary(board, mode) {
         println!("{line}");

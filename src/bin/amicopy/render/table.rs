@@ -43,12 +43,25 @@ fn failure(code: &str, message: &str) -> String {
         (true, true) => String::new(),
         (false, true) => code.to_owned(),
         (true, false) => message.to_owned(),
+        (false, false) if message.contains(code) => message.to_owned(),
         (false, false) => format!("{code}: {message}"),
     }
 }
 
+/// Longest error shown in a terminal's summary (the whole one was printed as it happened).
+const TERMINAL_ERROR: usize = 72;
+
+fn shorten(text: String, mode: Mode) -> String {
+    if mode != Mode::Terminal || text.chars().count() <= TERMINAL_ERROR {
+        return text;
+    }
+    let mut short: String = text.chars().take(TERMINAL_ERROR - 1).collect();
+    short.push('…');
+    short
+}
+
 /// The summary at the end of a watch: one row per target with its image.
-pub fn summary(board: &Board, _mode: Mode) -> Vec<String> {
+pub fn summary(board: &Board, mode: Mode) -> Vec<String> {
     let now = chrono::Utc::now();
     let rows = board
         .targets
@@ -60,7 +73,7 @@ pub fn summary(board: &Board, _mode: Mode) -> Vec<String> {
                 t.state_name().to_owned(),
                 dash(&t.image_id),
                 t.elapsed(now).map(short_duration).unwrap_or_default(),
-                failure(&t.failure_code, &t.failure_message),
+                shorten(failure(&t.failure_code, &t.failure_message), mode),
             ]
         })
         .collect();
