@@ -21,9 +21,18 @@ pub type JobClient = ImageCopyServiceClient<InterceptedService<Channel, Credenti
 pub type DistributionClient = DistributionServiceClient<InterceptedService<Channel, Credentials>>;
 
 /// Adds the bearer token, when there is one, to every call.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Credentials {
     authorization: Option<MetadataValue<Ascii>>,
+}
+
+impl std::fmt::Debug for Credentials {
+    /// Never the token itself.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Credentials")
+            .field("token", &self.authorization.as_ref().map(|_| "<hidden>"))
+            .finish()
+    }
 }
 
 impl Interceptor for Credentials {

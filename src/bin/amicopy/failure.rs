@@ -63,6 +63,18 @@ impl CliError {
         Self::Usage(message.into())
     }
 
+    /// The server answered something this CLI cannot use (a message without its payload), or
+    /// the CLI could not do its own part (handle Ctrl-C): exit code 1.
+    pub fn internal(message: impl Into<String>) -> Self {
+        Self::Refused(Refusal {
+            code: Code::Internal,
+            reason: None,
+            message: message.into(),
+            violations: Vec::new(),
+            job_id: None,
+        })
+    }
+
     /// The exit code for this error.
     pub fn outcome(&self) -> Outcome {
         match self {

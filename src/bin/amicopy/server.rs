@@ -107,7 +107,7 @@ impl Server {
             .await?;
         response
             .job
-            .ok_or_else(|| CliError::usage("the server answered GetCopyJob without a job"))
+            .ok_or_else(|| CliError::internal("the server answered GetCopyJob without a job"))
     }
 
     /// The distribution `distribution_id`, or the refusal.
@@ -119,7 +119,7 @@ impl Server {
             .await?;
         response
             .distribution
-            .ok_or_else(|| CliError::usage("the server answered GetDistribution without a distribution"))
+            .ok_or_else(|| CliError::internal("the server answered GetDistribution without a distribution"))
     }
 
     /// Opens WatchCopyJob from `after_sequence`; the opening is retried, the stream is not.

@@ -58,8 +58,8 @@ impl Stream {
 
 /// Follows `subject` to its end and answers the exit code its ending gives.
 pub async fn follow(context: &Context, subject: Subject, options: FollowOptions) -> Result<Outcome, CliError> {
-    let mut interrupts =
-        signal(SignalKind::interrupt()).map_err(|error| CliError::usage(format!("cannot handle Ctrl-C: {error}")))?;
+    let mut interrupts = signal(SignalKind::interrupt())
+        .map_err(|error| CliError::internal(format!("cannot handle Ctrl-C: {error}")))?;
     let mut board = Board::new(subject);
     board.last_sequence = options.after_sequence;
     let mut renderer = Renderer::new(context.mode);
@@ -70,36 +70,39 @@ pub async fn follow(context: &Context, subject: Subject, options: FollowOptions)
     // Reconnections since the last message: a server that keeps failing is given up on.
     let mut broken = 0u32;
     loop {
-        let mut stream = open(context, &board).await?;
-        let status = loop {
-            tokio::select! {
-                message = stream.next() => match message {
-                    Some(Ok(message)) => {
-                        broken = 0;
-                        show(&mut board, &mut renderer, &message);
-                    }
-                    Some(Err(status)) => break status,
-                    None => {
-                        // The server ends the stream after the end; make sure it is the end.
-                        board.sync(current(context, &board).await?);
-                        if board.is_terminal() {
-                            renderer.finish(&board);
-                            return Ok(board.outcome());
+        // A watch that cannot be opened again (the link is still down) is retried like one that broke.
+        let status = match open(context, &board).await {
+            Err(status) => status,
+            Ok(mut stream) => loop {
+                tokio::select! {
+                    message = stream.next() => match message {
+                        Some(Ok(message)) => {
+                            broken = 0;
+                            show(&mut board, &mut renderer, &message);
                         }
-                        break Status::unavailable("the server ended the watch before the end");
-                    }
-                },
-                _ = tick.tick() => renderer.tick(&board),
-                _ = interrupts.recv() => {
-                    if options.cancel_on_interrupt && !cancel_sent {
-                        cancel_sent = true;
-                        cancel(context, &board, &mut renderer).await;
-                    } else {
-                        renderer.interrupted(&board, &resume_command(context, &board));
-                        return Ok(Outcome::Interrupted);
+                        Some(Err(status)) => break status,
+                        None => {
+                            // The server ends the stream after the end; make sure it is the end.
+                            board.sync(current(context, &board).await?);
+                            if board.is_terminal() {
+                                renderer.finish(&board);
+                                return Ok(board.outcome());
+                            }
+                            break Status::unavailable("the server ended the watch before the end");
+                        }
+                    },
+                    _ = tick.tick() => renderer.tick(&board),
+                    _ = interrupts.recv() => {
+                        if options.cancel_on_interrupt && !cancel_sent {
+                            cancel_sent = true;
+                            cancel(context, &board, &mut renderer).await;
+                        } else {
+                            renderer.interrupted(&board, &resume_command(context, &board));
+                            return Ok(Outcome::Interrupted);
+                        }
                     }
                 }
-            }
+            },
         };
         let delay = match context.server.connection.retry.delay_after(&status, broken) {
             Some(delay) if resumable(&status) => delay,
@@ -118,11 +121,13 @@ pub async fn follow(context: &Context, subject: Subject, options: FollowOptions)
 }
 
 /// Whether a broken stream is worth opening again: the link or the server went away, not a
-/// refusal of the watch itself.
+/// refusal of the watch itself. A link cut mid-handshake reads as UNKNOWN or CANCELLED (hyper's
+/// "operation was canceled"): this CLI never cancels its own calls, so CANCELLED is the link.
 fn resumable(status: &Status) -> bool {
     matches!(
         status.code(),
-        Code::Unavailable
+        Code::Cancelled
+            | Code::Unavailable
             | Code::Unknown
             | Code::Internal
             | Code::Aborted
@@ -131,7 +136,7 @@ fn resumable(status: &Status) -> bool {
     )
 }
 
-async fn open(context: &Context, board: &Board) -> Result<Stream, CliError> {
+async fn open(context: &Context, board: &Board) -> Result<Stream, Status> {
     let server = &context.server;
     let after = board.last_sequence;
     let stream = match &board.subject {

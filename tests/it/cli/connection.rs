@@ -3,11 +3,15 @@
 
 use std::time::{Duration, Instant};
 
-use super::{Run, amicopy, copy_args, endpoint, run};
+use tokio::io::{AsyncBufReadExt, BufReader};
+
+use super::{RUN_DEADLINE, Run, amicopy, copy_args, endpoint, run, terminal::STEADY};
 use crate::support::{
     Database, TestStorage,
     auth::{TOKEN_A, token_server},
-    copy_request, start,
+    copy_request,
+    proxy::TcpProxy,
+    start,
     tls::TestPki,
 };
 
@@ -106,6 +110,63 @@ async fn a_rate_limited_call_is_retried_after_the_servers_retry_info_delay() {
         "waited {:?}, less than the RetryInfo delay",
         started.elapsed()
     );
+    server.stop().await;
+    storage.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_watch_cut_off_resumes_after_the_last_event_seen() {
+    let (server, storage) = start(Database::Sqlite, STEADY).await;
+    let proxy = TcpProxy::start(server.addr).await;
+    let mut args = copy_args("cli-resumed-watch", "us-west-2");
+    args.extend(["--wait", "--output", "json"]);
+    let mut child = amicopy()
+        .args(&args)
+        .args(["--endpoint", &format!("http://{}", proxy.addr)])
+        .spawn()
+        .expect("amicopy starts");
+    let mut stdout = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut lines = Vec::new();
+    let read = async {
+        while let Some(line) = stdout.next_line().await.expect("stdout") {
+            let copying = line.contains("\"state\":\"COPYING\"");
+            lines.push(line);
+            if copying {
+                // Mid-copy: the link goes away and comes back.
+                proxy.cut();
+                tokio::time::sleep(Duration::from_millis(300)).await;
+                proxy.restore();
+                break;
+            }
+        }
+        while let Some(line) = stdout.next_line().await.expect("stdout") {
+            lines.push(line);
+        }
+    };
+    tokio::time::timeout(RUN_DEADLINE, read)
+        .await
+        .expect("amicopy ends in time");
+    let status = child.wait().await.unwrap();
+    let printed = lines.join("\n");
+    assert_eq!(status.code(), Some(0), "{printed}");
+
+    let values: Vec<serde_json::Value> = lines.iter().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let resumed = values
+        .iter()
+        .find(|v| v["kind"] == "reconnecting")
+        .unwrap_or_else(|| panic!("the cut was not seen:\n{printed}"));
+    assert!(resumed["after_sequence"].as_u64().unwrap() >= 3, "{resumed}");
+    let sequences: Vec<u64> = values
+        .iter()
+        .filter(|v| v["kind"] == "job_event")
+        .map(|v| v["sequence"].as_u64().unwrap())
+        .collect();
+    assert_eq!(
+        sequences,
+        (1..=sequences.len() as u64).collect::<Vec<_>>(),
+        "every event once, none lost, none repeated:\n{printed}"
+    );
+    assert_eq!(values.last().unwrap()["state"], "AVAILABLE");
     server.stop().await;
     storage.cleanup().await;
 }

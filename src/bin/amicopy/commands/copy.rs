@@ -30,7 +30,7 @@ pub async fn copy(context: &Context, args: CopyArgs) -> Result<Outcome, CliError
     let response = context.server.copy_image(request).await?;
     let job = response
         .job
-        .ok_or_else(|| CliError::usage("the server answered CopyImage without the job"))?;
+        .ok_or_else(|| CliError::internal("the server answered CopyImage without the job"))?;
     started(context, Subject::Job(job), args.follow, 0).await
 }
 
@@ -51,7 +51,7 @@ async fn distribute_request(
     let response = context.server.create_distribution(request).await?;
     let distribution = response
         .distribution
-        .ok_or_else(|| CliError::usage("the server answered CreateDistribution without the distribution"))?;
+        .ok_or_else(|| CliError::internal("the server answered CreateDistribution without the distribution"))?;
     started(context, Subject::Distribution(distribution), follow_args, 0).await
 }
 

@@ -24,7 +24,7 @@ pub async fn cancel(context: &Context, args: CancelArgs) -> Result<Outcome, CliE
             Subject::Job(
                 response
                     .job
-                    .ok_or_else(|| CliError::usage("the server answered without the job"))?,
+                    .ok_or_else(|| CliError::internal("the server answered without the job"))?,
             )
         }
         Subject::Distribution(distribution) => {
@@ -37,7 +37,7 @@ pub async fn cancel(context: &Context, args: CancelArgs) -> Result<Outcome, CliE
             Subject::Distribution(
                 response
                     .distribution
-                    .ok_or_else(|| CliError::usage("the server answered without the distribution"))?,
+                    .ok_or_else(|| CliError::internal("the server answered without the distribution"))?,
             )
         }
     };
@@ -78,7 +78,7 @@ pub async fn retry(context: &Context, args: RetryArgs) -> Result<Outcome, CliErr
                 .await?;
             let distribution = response
                 .distribution
-                .ok_or_else(|| CliError::usage("the server answered without the distribution"))?;
+                .ok_or_else(|| CliError::internal("the server answered without the distribution"))?;
             started(
                 context,
                 Subject::Distribution(distribution),
@@ -108,7 +108,7 @@ async fn retry_job(context: &Context, job: proto::CopyJob, follow_args: FollowAr
     }
     let mut request = job
         .request
-        .ok_or_else(|| CliError::usage("the server answered without the job's request"))?;
+        .ok_or_else(|| CliError::internal("the server answered without the job's request"))?;
     // The same copy, where the first one was made, under a new token (the old one names the old job).
     request.client_token = format!("amicopy-cli-{}", uuid::Uuid::new_v4());
     request.destination_region = job.destination_region;
@@ -117,7 +117,7 @@ async fn retry_job(context: &Context, job: proto::CopyJob, follow_args: FollowAr
     let response = context.server.copy_image(request).await?;
     let new_job = response
         .job
-        .ok_or_else(|| CliError::usage("the server answered CopyImage without the job"))?;
+        .ok_or_else(|| CliError::internal("the server answered CopyImage without the job"))?;
     if context.mode != Mode::Json && !follow_args.wait {
         eprintln!("Job {} retried as job {}", job.job_id, new_job.job_id);
     }
