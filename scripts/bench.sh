@@ -78,7 +78,7 @@ raised=(--max-concurrent-copies 10000000 --copy-burst 10000000 --copy-refill-per
 quota_note="server quotas raised out of the way (amicopy and simulator CopyImage burst/refill, concurrent copies, describe buckets; per-tenant request rate, watch-stream cap and concurrency limit off); simulator at --sim-time-factor 60, a copy takes 0.5 s, so copies finish during the run"
 
 log "amicopyd for the unary scenarios"
-start_server unary --sim-time-factor 60 --sim-copy-seconds 30 --tick-seconds 0.1 "${raised[@]}"
+start_server unary --sim-time-factor 60 --sim-copy-seconds 30 --tick-seconds 0.1 --track-min-interval-seconds 0.1 "${raised[@]}"
 bench --scenario grpc-floor --duration-seconds 2 --wait-ready-seconds 30 >/dev/null # warm-up
 log "grpc-floor"
 bench --scenario grpc-floor --duration-seconds "$duration" --output "$results/grpc-floor.json"

@@ -100,6 +100,7 @@ pub struct Job {
     pub(super) snapshot_ids: Vec<String>,
     pub(super) steps_done: Steps,
     pub(super) step_failures: u32,
+    pub(super) copying_since: Option<DateTime<Utc>>,
 }
 
 /// A job exactly as a store records it: every field, for writing rows and reading them back.
@@ -144,6 +145,8 @@ pub struct StoredJob {
     pub steps_done: Steps,
     /// Failed tries of the current finishing step, since the last step that succeeded.
     pub step_failures: u32,
+    /// When EC2 accepted the copy (progress is measured from there).
+    pub copying_since: Option<DateTime<Utc>>,
 }
 
 impl Job {
@@ -169,6 +172,7 @@ impl Job {
             snapshot_ids,
             steps_done,
             step_failures,
+            copying_since,
         } = stored;
         Self {
             id,
@@ -190,6 +194,7 @@ impl Job {
             snapshot_ids,
             steps_done,
             step_failures,
+            copying_since,
         }
     }
 
@@ -215,6 +220,7 @@ impl Job {
             snapshot_ids: self.snapshot_ids.clone(),
             steps_done: self.steps_done,
             step_failures: self.step_failures,
+            copying_since: self.copying_since,
         }
     }
 
@@ -311,6 +317,11 @@ impl Job {
     /// Failed tries of the current finishing step.
     pub fn step_failures(&self) -> u32 {
         self.step_failures
+    }
+
+    /// When EC2 accepted the copy, once it has.
+    pub fn copying_since(&self) -> Option<DateTime<Utc>> {
+        self.copying_since
     }
 }
 
