@@ -23,6 +23,7 @@ use crate::{
     auth::{Auth, AuthError, TokenStore, reload::reload_on_sighup},
     backend::{Ec2Backend, ec2::SdkBackend, sim::Simulator},
     config::{BackendKind, Config},
+    data_dir_lock::{DataDirLock, LockError},
     domain::Region,
     engine::{Engine, hub::EventHub},
     metrics::{Metrics, backend::MeteredBackend, rpc::RpcMetricsLayer, store::MeteredStore},
@@ -77,6 +78,9 @@ pub enum AppError {
     /// Authentication, TLS or policy settings are unusable.
     #[error(transparent)]
     Auth(#[from] AuthError),
+    /// Another process holds the SQLite database.
+    #[error(transparent)]
+    Locked(#[from] LockError),
     /// The server failed while serving.
     #[error("the gRPC server failed: {0}")]
     Serve(#[from] tonic::transport::Error),
@@ -96,6 +100,8 @@ pub struct App {
     metrics_listener: Option<TcpListener>,
     metrics_refresh: Duration,
     auth: Auth,
+    /// Held while the server lives when the jobs are in SQLite: one process per database file.
+    _sqlite_lock: Option<DataDirLock>,
 }
 
 impl App {
@@ -142,6 +148,7 @@ impl App {
                 message: e.to_string(),
             })?;
         let metrics = Metrics::new();
+        let sqlite_lock = lock_sqlite(config.database_url.as_deref(), &config.data_dir)?;
         let store = store::connect(config.database_url.as_deref(), &config.data_dir, timeout)
             .await
             .map_err(|source| AppError::Database {
@@ -185,6 +192,7 @@ impl App {
             metrics_listener,
             metrics_refresh,
             auth,
+            _sqlite_lock: sqlite_lock,
         })
     }
 
@@ -307,6 +315,27 @@ impl App {
         while tasks.join_next().await.is_some() {}
         info!("amicopyd stopped");
         Ok(served?)
+    }
+}
+
+/// Locks the SQLite database the settings name (the data directory without a URL, else the file
+/// of a `sqlite:` URL) so a second process on it refuses to start; nothing for PostgreSQL or an
+/// in-memory database.
+fn lock_sqlite(url: Option<&str>, data_dir: &std::path::Path) -> Result<Option<DataDirLock>, AppError> {
+    match url {
+        None => Ok(Some(DataDirLock::data_dir(data_dir)?)),
+        Some(url) if url.starts_with("sqlite:") => {
+            let Ok(options) = <sqlx::sqlite::SqliteConnectOptions as std::str::FromStr>::from_str(url) else {
+                // The store reports the bad URL with its own message.
+                return Ok(None);
+            };
+            let file = options.get_filename();
+            if url.contains(":memory:") || url.contains("mode=memory") || file.as_os_str().is_empty() {
+                return Ok(None);
+            }
+            Ok(Some(DataDirLock::sqlite_file(file)?))
+        }
+        Some(_) => Ok(None),
     }
 }
 

@@ -2,7 +2,8 @@
 //!
 //! A tour, from the outside in:
 //! - [`app`] builds the server (store, backend, listener), serves it with health and
-//!   reflection, and shuts it down in order; [`config`] holds every setting.
+//!   reflection, and shuts it down in order; [`config`] holds every setting;
+//!   [`data_dir_lock`] keeps a SQLite database to one process.
 //! - [`auth`] authenticates every call (bearer tokens or client certificates) as a tower layer,
 //!   serves TLS, and holds the per-tenant policy CopyImage is checked against.
 //! - [`api`] implements `amicopy.v1.ImageCopyService`: calls become domain requests and engine
@@ -27,6 +28,7 @@ pub mod auth;
 pub mod backend;
 pub mod bench;
 pub mod config;
+pub mod data_dir_lock;
 pub mod domain;
 pub mod engine;
 pub mod metrics;
