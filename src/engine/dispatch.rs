@@ -220,6 +220,20 @@ impl Engine {
                 ),
                 Started::Waiting,
             )
+        } else if error.code == codes::REQUEST_LIMIT_EXCEEDED {
+            // Throttling proves no copy was made and says nothing against the request, so it never
+            // uses up attempts: the backoff keeps growing to its cap instead, however long EC2
+            // throttles (a throttling storm longer than the retry budget failed jobs before).
+            let wait = retry_delay(next.attempts, self.settings.retry_base(), self.settings.retry_max());
+            next.next_attempt_at = after(now(), wait);
+            (
+                format!(
+                    "attempt {} throttled: {error}; retrying in {:.1}s",
+                    next.attempts,
+                    wait.as_secs_f64()
+                ),
+                Started::Waiting,
+            )
         } else if !error.retryable {
             next.state = JobState::Failed;
             (format!("copy refused: {error}"), Started::Ended)
