@@ -153,12 +153,30 @@ class Moto:
         stop_process(self.process)
 
 
+def postgres_bindir():
+    """Where initdb and pg_ctl are: `pg_config --bindir`, else the newest Debian server package's."""
+    try:
+        bindir = subprocess.check_output(["pg_config", "--bindir"], text=True).strip()
+        if os.path.exists(os.path.join(bindir, "initdb")):
+            return bindir
+    except (OSError, subprocess.CalledProcessError):
+        pass
+    root = "/usr/lib/postgresql"
+    versions = sorted(
+        (v for v in os.listdir(root) if os.path.exists(os.path.join(root, v, "bin", "initdb"))),
+        key=lambda v: [int(p) for p in v.split(".") if p.isdigit()],
+    ) if os.path.isdir(root) else []
+    if not versions:
+        raise RuntimeError("PostgreSQL's server binaries (initdb, pg_ctl) are not installed")
+    return os.path.join(root, versions[-1], "bin")
+
+
 class Postgres:
     """A PostgreSQL instance of the script's own, under the work dir, on a free port. The shared
     server on 5432 is never touched. Run as the `postgres` user when the script runs as root."""
 
     def __init__(self, workdir):
-        self.bindir = subprocess.check_output(["pg_config", "--bindir"], text=True).strip()
+        self.bindir = postgres_bindir()
         self.base = os.path.join(workdir, "pg")
         os.makedirs(self.base, exist_ok=True)
         self.data = os.path.join(self.base, "data")
