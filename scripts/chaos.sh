@@ -6,7 +6,7 @@
 # starts (moto, its own PostgreSQL on another port, amicopyd, proxies) is stopped by pid.
 #
 #   scripts/chaos.sh            the short version (CI): every scenario in a few minutes
-#   scripts/chaos.sh --long     the full campaign RELIABILITY.md reports (about 20 minutes)
+#   scripts/chaos.sh --long     the full campaign RELIABILITY.md reports (about 25 minutes)
 #   scripts/chaos.sh --long 1 3 only some scenarios
 #
 # Needs: cargo, PostgreSQL's server binaries (pg_config --bindir), python3. Installs moto, boto3
