@@ -149,14 +149,22 @@ pub fn grpc_body(data: &[u8]) {
     }
 }
 
-/// A file in a per-process scratch directory, rewritten for every run.
+thread_local! {
+    /// One scratch directory per thread, removed when the thread ends (a test's thread, say).
+    static SCRATCH: tempfile::TempDir = tempfile::Builder::new()
+        .prefix("amicopy-fuzz-")
+        .tempdir()
+        .expect("scratch directory");
+}
+
+/// A file in this thread's scratch directory, rewritten for every run.
 fn scratch_file(name: &str, contents: &[u8]) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("amicopy-fuzz-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("scratch directory");
-    let path = dir.join(name);
-    let mut file = std::fs::File::create(&path).expect("scratch file");
-    file.write_all(contents).expect("scratch file written");
-    path
+    SCRATCH.with(|dir| {
+        let path = dir.path().join(name);
+        let mut file = std::fs::File::create(&path).expect("scratch file");
+        file.write_all(contents).expect("scratch file written");
+        path
+    })
 }
 
 /// The first part of `data` (up to a 0 byte) as command-line words split on newlines, the rest as
