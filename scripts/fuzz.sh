@@ -9,8 +9,8 @@
 #                              target, 20,000 proptest cases per target
 #
 # Prints the executions per target; FUZZ_SUMMARY=FILE also writes them as JSON (scripts/chaos.sh
-# puts them in its table). Crashes and hangs are kept under $FUZZ_OUT (default: a temp dir) and
-# fail the run; replay one with
+# puts them in its table). Crashes and hangs fail the run and are kept under $FUZZ_OUT (default: a
+# temp dir, removed after a clean run); replay one with
 #   cargo run -p amicopy-fuzz --bin fuzz -- TARGET FILE
 # Installs cargo-afl (crates.io) when it is missing.
 set -euo pipefail
@@ -88,5 +88,9 @@ if [ -n "${FUZZ_SUMMARY:-}" ]; then
   what="proptest ($proptest_cases cases per target) and AFL++ through cargo-afl on the stable toolchain"
   (IFS=,; printf '{"what":"%s","targets":[%s]}\n' "$what" "${summary_lines[*]}") >"$FUZZ_SUMMARY"
 fi
-echo "fuzz output (crashes, hangs, queues): $out"
+if [ "$status" = 0 ] && [ -z "${FUZZ_OUT:-}" ]; then
+  rm -rf "$out"
+else
+  echo "fuzz output (crashes, hangs, queues): $out"
+fi
 exit $status
