@@ -28,6 +28,7 @@ use crate::{
         sim::{SimBackends, Simulator},
     },
     config::{BackendKind, Config},
+    data_dir_lock::{DataDirLock, LockError},
     domain::Region,
     engine::{Engine, hub::EventHub},
     metrics::{Metrics, backend::MeteredBackends, rpc::RpcMetricsLayer, store::MeteredStore},
@@ -85,6 +86,9 @@ pub enum AppError {
     /// The accounts file is unusable.
     #[error(transparent)]
     Accounts(#[from] AccountsFileError),
+    /// Another process holds the SQLite database.
+    #[error(transparent)]
+    Locked(#[from] LockError),
     /// The server failed while serving.
     #[error("the gRPC server failed: {0}")]
     Serve(#[from] tonic::transport::Error),
@@ -105,6 +109,8 @@ pub struct App {
     metrics_refresh: Duration,
     auth: Auth,
     accounts: Accounts,
+    /// Held while the server lives when the jobs are in SQLite: one process per database file.
+    _sqlite_lock: Option<DataDirLock>,
 }
 
 impl App {
@@ -155,6 +161,7 @@ impl App {
         let keepalive = config.limits.keepalive();
         let metrics_refresh = config.metrics.metrics_refresh;
         let metrics = Metrics::new();
+        let sqlite_lock = lock_sqlite(config.database_url.as_deref(), &config.data_dir)?;
         let store = store::connect(config.database_url.as_deref(), &config.data_dir, timeout)
             .await
             .map_err(|source| AppError::Database {
@@ -199,6 +206,7 @@ impl App {
             metrics_refresh,
             auth,
             accounts,
+            _sqlite_lock: sqlite_lock,
         })
     }
 
@@ -327,6 +335,27 @@ impl App {
         while tasks.join_next().await.is_some() {}
         info!("amicopyd stopped");
         Ok(served?)
+    }
+}
+
+/// Locks the SQLite database the settings name (the data directory without a URL, else the file
+/// of a `sqlite:` URL) so a second process on it refuses to start; nothing for PostgreSQL or an
+/// in-memory database.
+fn lock_sqlite(url: Option<&str>, data_dir: &std::path::Path) -> Result<Option<DataDirLock>, AppError> {
+    match url {
+        None => Ok(Some(DataDirLock::data_dir(data_dir)?)),
+        Some(url) if url.starts_with("sqlite:") => {
+            let Ok(options) = <sqlx::sqlite::SqliteConnectOptions as std::str::FromStr>::from_str(url) else {
+                // The store reports the bad URL with its own message.
+                return Ok(None);
+            };
+            let file = options.get_filename();
+            if url.contains(":memory:") || url.contains("mode=memory") || file.as_os_str().is_empty() {
+                return Ok(None);
+            }
+            Ok(Some(DataDirLock::sqlite_file(file)?))
+        }
+        Some(_) => Ok(None),
     }
 }
 

@@ -3,7 +3,8 @@
 //! A tour, from the outside in:
 //! - [`app`] builds the server (store, backend, listener), serves it with health and
 //!   reflection, and shuts it down in order; [`config`] holds every setting, parsed into typed
-//!   values by [`flags`] when it is read; [`telemetry`] starts logging and trace export.
+//!   values by [`flags`] when it is read; [`telemetry`] starts logging and trace export;
+//!   [`data_dir_lock`] keeps a SQLite database to one process.
 //! - [`auth`] authenticates every call (bearer tokens or client certificates) as a tower layer,
 //!   names its [`auth::Caller`], serves TLS, and holds the per-tenant policy CopyImage is checked
 //!   against.
@@ -31,6 +32,7 @@ pub mod app;
 pub mod auth;
 pub mod backend;
 pub mod config;
+pub mod data_dir_lock;
 pub mod domain;
 pub mod engine;
 pub mod flags;

@@ -154,6 +154,10 @@ impl Change {
 pub enum AttemptFailure {
     /// EC2 has too many copies in progress: wait, without counting it against the job.
     QuotaFull,
+    /// EC2 throttled the call: it proves no copy was made and says nothing against the request,
+    /// so it never uses up the job's attempts; the backoff grows to its cap instead, however long
+    /// EC2 throttles.
+    Throttled,
     /// A retry may succeed (throttling, EC2 internal errors, timeouts).
     Transient,
     /// The same call will fail the same way every time.
@@ -384,8 +388,8 @@ impl Job {
         Change::new(next, detail)
     }
 
-    /// QUEUED → QUEUED or FAILED: an attempt to start the copy failed. A full quota waits
-    /// without giving up; a transient failure is retried after `plan.delay` until
+    /// QUEUED → QUEUED or FAILED: an attempt to start the copy failed. A full quota and
+    /// throttling wait without giving up; a transient failure is retried after `plan.delay` until
     /// `plan.max_attempts`; a permanent one fails the job at once.
     pub fn attempt_failed(&self, failure: Failure, kind: AttemptFailure, plan: RetryPlan) -> Result<Change, Refused> {
         self.expect(&[JobState::Queued], "record a failed attempt")?;
@@ -399,6 +403,14 @@ impl Job {
                 format!(
                     "waiting: EC2 has too many copies in progress in {} ({error})",
                     next.request.destination_region
+                )
+            }
+            AttemptFailure::Throttled => {
+                next.next_attempt_at = retry_at;
+                format!(
+                    "attempt {} throttled: {error}; retrying in {:.1}s",
+                    next.attempts,
+                    plan.delay.as_secs_f64()
                 )
             }
             AttemptFailure::Permanent => {

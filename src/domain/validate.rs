@@ -159,8 +159,8 @@ impl CopyRequest {
             input.encrypted,
             destination_region.as_ref(),
         );
-        if let (Some(Destination::Outpost(arn)), Some(source)) = (&destination, &source_region) {
-            destination::check_outpost(&mut v, arn, source, input.encrypted);
+        if let Some(Destination::Outpost(arn)) = &destination {
+            destination::check_outpost(&mut v, arn, source_region.as_ref(), input.encrypted);
         }
         let copy_minutes = destination::check_copy_minutes(
             &mut v,

@@ -210,6 +210,8 @@ impl Engine {
     async fn record_failed_attempt(&self, job: &Job, error: BackendError) -> Result<(Job, Started), StoreError> {
         let kind = if error.code == codes::RESOURCE_LIMIT_EXCEEDED {
             AttemptFailure::QuotaFull
+        } else if error.code == codes::REQUEST_LIMIT_EXCEEDED {
+            AttemptFailure::Throttled
         } else if error.retryable {
             AttemptFailure::Transient
         } else {

@@ -17,6 +17,7 @@ crate::on_both!(
     a_region_at_its_limit_queues_then_dispatches,
     a_client_token_makes_retries_safe,
     every_job_finishes_despite_frequent_throttling,
+    throttling_never_uses_up_a_jobs_attempts,
     jobs_are_listed_page_by_page_with_filters,
     a_restart_keeps_every_job_and_finishes_it,
 );
@@ -221,6 +222,46 @@ async fn every_job_finishes_despite_frequent_throttling(database: Database) {
         let job = server.wait_terminal(job_id).await;
         assert_eq!(state(&job), CopyJobState::Available, "{job:?}");
     }
+    server.stop().await;
+    storage.cleanup().await;
+}
+
+/// Found by the throttling storm of scripts/chaos.sh: RequestLimitExceeded counted towards
+/// `--max-attempts`, so a storm longer than the retry budget failed jobs for throttling alone.
+/// Here EC2's CopyImage bucket holds one call and refills slowly, so most first calls are
+/// throttled, and two attempts would not be enough if throttling used them up.
+async fn throttling_never_uses_up_a_jobs_attempts(database: Database) {
+    let (mut server, storage) = start(
+        database,
+        &[
+            "--sim-copy-image-burst",
+            "1",
+            "--sim-copy-image-refill",
+            "0.1",
+            "--max-attempts",
+            "2",
+        ],
+    )
+    .await;
+    let mut job_ids = Vec::new();
+    for i in 0..6 {
+        job_ids.push(server.copy(copy_request(&format!("bucket-{i}"))).await.unwrap().job_id);
+    }
+    let mut throttled = 0;
+    for job_id in &job_ids {
+        let job = server.wait_terminal(job_id).await;
+        assert_eq!(state(&job), CopyJobState::Available, "{job:?}");
+        throttled += server
+            .watch_to_end(job_id)
+            .await
+            .iter()
+            .filter(|event| event.detail.contains("RequestLimitExceeded"))
+            .count();
+    }
+    assert!(
+        throttled > 0,
+        "EC2's bucket never throttled, so the test proves nothing"
+    );
     server.stop().await;
     storage.cleanup().await;
 }

@@ -55,3 +55,77 @@ async fn an_invalid_setting_ends_start_up_naming_the_flag() {
     assert!(!success);
     assert!(stderr.contains("--region"), "{stderr}");
 }
+
+/// Starts amicopyd on `data_dir` (SQLite, the simulator) listening on `port`.
+fn spawn_on_data_dir(data_dir: &std::path::Path, port: u16, stderr: Stdio) -> tokio::process::Child {
+    Command::new(env!("CARGO_BIN_EXE_amicopyd"))
+        .args(["--listen", &format!("127.0.0.1:{port}"), "--data-dir"])
+        .arg(data_dir)
+        .env_remove("DATABASE_URL")
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(stderr)
+        .kill_on_drop(true)
+        .spawn()
+        .expect("amicopyd starts")
+}
+
+fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("free port");
+    listener.local_addr().expect("address").port()
+}
+
+/// Waits until something accepts connections on `port`.
+async fn wait_listening(port: u16) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_err() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "amicopyd never listened on {port}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_second_process_on_one_data_dir_refuses_naming_it_and_the_holder_and_a_kill_frees_it() {
+    let data_dir = tempfile::tempdir().expect("temp dir");
+    let port = free_port();
+    let mut first = spawn_on_data_dir(data_dir.path(), port, Stdio::null());
+    wait_listening(port).await;
+    let holder = first.id().expect("pid");
+
+    let second = spawn_on_data_dir(data_dir.path(), free_port(), Stdio::piped());
+    let output = tokio::time::timeout(Duration::from_secs(60), second.wait_with_output())
+        .await
+        .expect("the second process gives up in time")
+        .expect("output");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        !output.status.success(),
+        "a second amicopyd ran beside the first: {stderr}"
+    );
+    let lines: Vec<&str> = stderr.lines().filter(|line| line.contains("in use by")).collect();
+    assert_eq!(lines.len(), 1, "one line names the problem: {stderr}");
+    assert!(
+        lines[0].contains(&data_dir.path().display().to_string()),
+        "the data dir is named: {stderr}"
+    );
+    assert!(
+        lines[0].contains(&format!("pid {holder}")),
+        "the holder is named: {stderr}"
+    );
+
+    // SIGKILL: the kernel releases the lock with the process, so a restart is never blocked.
+    first.start_kill().expect("SIGKILL");
+    first.wait().await.expect("reaped");
+    let port = free_port();
+    let mut restarted = spawn_on_data_dir(data_dir.path(), port, Stdio::null());
+    wait_listening(port).await;
+    assert!(
+        restarted.try_wait().expect("status").is_none(),
+        "the restart after a kill runs"
+    );
+    restarted.start_kill().expect("stop");
+    restarted.wait().await.expect("reaped");
+}

@@ -64,6 +64,9 @@ async fn a_tick_describes_every_running_copy_in_one_call_per_region_and_page() {
         }
     }
 
+    // A new copy's first look is due --track-min-interval-seconds after it started (50 ms in
+    // the fast preset): wait until every one is.
+    tokio::time::sleep(Duration::from_millis(200)).await;
     let before = simulator.calls("DescribeImages");
     let report = engine.tick().await.unwrap();
     assert_eq!(report.tracked, running, "every running copy is looked at");

@@ -202,6 +202,27 @@ fn failed_attempts_wait_retry_give_up_or_fail_by_kind() {
             .starts_with("waiting: EC2 has too many copies in progress in us-west-2")
     );
 
+    let mut throttled_often = job.to_stored();
+    throttled_often.attempts = 30;
+    let throttled = Job::restore(throttled_often)
+        .attempt_failed(
+            Failure::new(codes::REQUEST_LIMIT_EXCEEDED, "slow down"),
+            AttemptFailure::Throttled,
+            plan(),
+        )
+        .unwrap();
+    assert_eq!(
+        throttled.job().state(),
+        JobState::Queued,
+        "throttling never uses up a job's attempts"
+    );
+    assert!(
+        throttled
+            .event()
+            .unwrap()
+            .starts_with("attempt 30 throttled: RequestLimitExceeded")
+    );
+
     let refused = job
         .attempt_failed(failure.clone(), AttemptFailure::Permanent, plan())
         .unwrap();

@@ -161,8 +161,16 @@ fn parse_zone_id(id: &str) -> Result<String, FieldError> {
 
 /// Region → Outpost copies only: the AMI must be in the Outpost's Region, and Outposts keep
 /// snapshots encrypted only.
-pub(super) fn check_outpost(v: &mut Violations, arn: &OutpostArn, source_region: &Region, encrypted: Option<bool>) {
-    if arn.region() != source_region.as_str() {
+pub(super) fn check_outpost(
+    v: &mut Violations,
+    arn: &OutpostArn,
+    source_region: Option<&Region>,
+    encrypted: Option<bool>,
+) {
+    // Without a valid source Region the anchor cannot be compared, but encryption still can.
+    if let Some(source_region) = source_region
+        && arn.region() != source_region.as_str()
+    {
         v.add(
             OUTPOST_FIELD,
             codes::INVALID_PARAMETER_COMBINATION,

@@ -145,6 +145,24 @@ fn outpost_copy_is_region_to_outpost_and_always_encrypted() {
     );
 }
 
+/// Found by fuzzing against the oracle: without a source Region, an unencrypted Outpost copy was
+/// not reported, so the caller fixed one mistake only to meet the next.
+#[test]
+fn unencrypted_outpost_copy_is_reported_even_without_a_source_region() {
+    let input = CopyImageInput {
+        source_region: String::new(),
+        encrypted: Some(false),
+        ..to_outpost()
+    };
+    let fields: Vec<String> = parse(input)
+        .expect_err("refused")
+        .violations
+        .into_iter()
+        .map(|violation| violation.field)
+        .collect();
+    assert_eq!(fields, ["source_region", "encrypted"]);
+}
+
 #[test]
 fn outpost_copy_is_made_in_the_outposts_region() {
     let request = parse(to_outpost()).expect("valid Outpost copy");
