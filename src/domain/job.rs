@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::{
+    distribution::DistributionId,
     lifecycle::{JobState, Steps},
     request::CopyRequest,
 };
@@ -100,6 +101,7 @@ pub struct Job {
     pub(super) snapshot_ids: Vec<String>,
     pub(super) steps_done: Steps,
     pub(super) step_failures: u32,
+    pub(super) distribution_id: Option<DistributionId>,
 }
 
 /// A job exactly as a store records it: every field, for writing rows and reading them back.
@@ -144,6 +146,8 @@ pub struct StoredJob {
     pub steps_done: Steps,
     /// Failed tries of the current finishing step, since the last step that succeeded.
     pub step_failures: u32,
+    /// The distribution the job is a target of; `None` for a job made by CopyImage.
+    pub distribution_id: Option<DistributionId>,
 }
 
 impl Job {
@@ -169,6 +173,7 @@ impl Job {
             snapshot_ids,
             steps_done,
             step_failures,
+            distribution_id,
         } = stored;
         Self {
             id,
@@ -190,6 +195,7 @@ impl Job {
             snapshot_ids,
             steps_done,
             step_failures,
+            distribution_id,
         }
     }
 
@@ -215,6 +221,7 @@ impl Job {
             snapshot_ids: self.snapshot_ids.clone(),
             steps_done: self.steps_done,
             step_failures: self.step_failures,
+            distribution_id: self.distribution_id,
         }
     }
 
@@ -311,6 +318,11 @@ impl Job {
     /// Failed tries of the current finishing step.
     pub fn step_failures(&self) -> u32 {
         self.step_failures
+    }
+
+    /// The distribution the job is a target of; `None` for a job made by CopyImage.
+    pub fn distribution_id(&self) -> Option<DistributionId> {
+        self.distribution_id
     }
 }
 
