@@ -15,6 +15,7 @@ mod auth_log;
 mod auth_tls;
 mod crash_recovery;
 mod database_outage;
+mod distributions;
 mod ec2_accounts_moto;
 mod ec2_moto;
 mod lifecycle;
