@@ -97,6 +97,12 @@ impl World {
         self.accounts.reload().expect("the accounts reload");
     }
 
+    /// Replaces the whole accounts file with `json` and reloads the accounts.
+    pub fn rewrite_all_accounts(&self, json: &str) {
+        std::fs::write(&self.accounts_file, json).expect("accounts file");
+        self.accounts.reload().expect("the accounts reload");
+    }
+
     /// Creates a distribution.
     pub async fn create(
         &mut self,
