@@ -85,6 +85,17 @@ impl DistributionApi {
         Ok(())
     }
 
+    /// The service's own account id for `{account}`: as known, or asked of AWS once (and then
+    /// kept) when the template uses it; `None` when AWS will not say (it expands to `self`).
+    async fn own_account_id(&self, template: &str) -> Option<AccountId> {
+        let backends = self.engine.backends();
+        match backends.known_own_account_id() {
+            Some(known) => Some(known),
+            None if template.contains("{account}") => backends.own_account_id().await.ok(),
+            None => None,
+        }
+    }
+
     /// A distribution of the caller's with every target, as a message.
     async fn with_targets(&self, tenant: &str, id: DistributionId) -> Result<proto::Distribution, ApiError> {
         let distribution = self.engine.store().get_tenant_distribution(tenant, id).await?;
@@ -157,7 +168,7 @@ impl DistributionService for DistributionApi {
     ) -> Result<Response<proto::CreateDistributionResponse>, Status> {
         let caller = Caller::of(&request);
         let input = convert::distribution_input(request.into_inner());
-        let own = self.engine.backends().known_own_account_id();
+        let own = self.own_account_id(&input.name).await;
         let (request, planned) =
             DistributionRequest::parse_at(input, own.as_ref(), Utc::now()).map_err(ApiError::InvalidDistribution)?;
         self.authorize(&caller.tenant, &planned)?;
