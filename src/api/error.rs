@@ -142,11 +142,9 @@ fn store_status(error: StoreError) -> Status {
             INCORRECT_STATE,
             format!("job {id} changed while the call was handled; try again"),
         ),
-        StoreError::DistributionNotFound(id) => (
-            Code::NotFound,
-            DISTRIBUTION_NOT_FOUND,
-            format!("no distribution {id}"),
-        ),
+        StoreError::DistributionNotFound(id) => {
+            (Code::NotFound, DISTRIBUTION_NOT_FOUND, format!("no distribution {id}"))
+        }
         StoreError::DistributionTokenMismatch { token, .. } => (
             Code::AlreadyExists,
             codes::IDEMPOTENT_PARAMETER_MISMATCH,

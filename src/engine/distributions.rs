@@ -45,9 +45,7 @@ impl Engine {
                     })
                     .collect()
             }
-            CreatedDistribution::Existing(distribution) => {
-                self.store.distribution_targets(distribution.id()).await?
-            }
+            CreatedDistribution::Existing(distribution) => self.store.distribution_targets(distribution.id()).await?,
         };
         Ok((created, targets))
     }

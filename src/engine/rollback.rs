@@ -77,7 +77,9 @@ impl Engine {
                     pass.running += 1;
                     match self.cancel_job(job).await {
                         Ok(_) | Err(EngineError::AlreadyEnded { .. }) => {}
-                        Err(error) => warn!(distribution_id = %distribution.id(), %error, "cancelling a target failed; will retry"),
+                        Err(error) => {
+                            warn!(distribution_id = %distribution.id(), %error, "cancelling a target failed; will retry")
+                        }
                     }
                 }
                 JobState::Cancelling => pass.running += 1,
@@ -96,7 +98,11 @@ impl Engine {
                                     .collect();
                                 format!(
                                     "rolled back: deregistered {image_id} and its snapshots in {place} ({})",
-                                    if snapshots.is_empty() { "none".to_owned() } else { snapshots.join(", ") }
+                                    if snapshots.is_empty() {
+                                        "none".to_owned()
+                                    } else {
+                                        snapshots.join(", ")
+                                    }
                                 )
                             }),
                         Err(error) => Err(error),
@@ -122,7 +128,8 @@ impl Engine {
                     let Some(image_id) = job.image_id() else { continue };
                     let request = job.request();
                     let place = label(request.destination_account.as_ref(), &request.destination_region);
-                    let detail = format!("rolled back: {image_id} in {place} was deregistered when its job was cancelled");
+                    let detail =
+                        format!("rolled back: {image_id} in {place} was deregistered when its job was cancelled");
                     if self.store.mark_rolled_back(&target, &detail).await? {
                         self.hub.poke_distribution(distribution.id());
                     }

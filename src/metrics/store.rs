@@ -111,13 +111,19 @@ impl DistributionStore for MeteredStore {
     }
 
     async fn get_tenant_distribution(&self, tenant: &str, id: DistributionId) -> Result<Distribution, StoreError> {
-        self.timed("get_tenant_distribution", self.inner.get_tenant_distribution(tenant, id))
-            .await
+        self.timed(
+            "get_tenant_distribution",
+            self.inner.get_tenant_distribution(tenant, id),
+        )
+        .await
     }
 
     async fn get_distribution_any_tenant(&self, id: DistributionId) -> Result<Distribution, StoreError> {
-        self.timed("get_distribution_any_tenant", self.inner.get_distribution_any_tenant(id))
-            .await
+        self.timed(
+            "get_distribution_any_tenant",
+            self.inner.get_distribution_any_tenant(id),
+        )
+        .await
     }
 
     async fn distribution_targets(&self, id: DistributionId) -> Result<Vec<TargetJob>, StoreError> {

@@ -29,10 +29,9 @@ const LIMITED: [&str; 2] = [
 /// Whether `path` is a call of a rate-limited service.
 fn is_limited(path: &str) -> bool {
     path.strip_prefix('/').is_some_and(|path| {
-        LIMITED.iter().any(|service| {
-            path.strip_prefix(service)
-                .is_some_and(|method| method.starts_with('/'))
-        })
+        LIMITED
+            .iter()
+            .any(|service| path.strip_prefix(service).is_some_and(|method| method.starts_with('/')))
     })
 }
 

@@ -35,13 +35,14 @@ mod request;
 mod template;
 #[cfg(test)]
 mod tests;
+mod validate;
 
 pub use aggregate::{Event, Refusal, Transition};
+pub(crate) use record::label;
 pub use record::{
     Accepted, Distribution, DistributionChange, DistributionEvent, DistributionEventKind, NewTarget, RetriedTarget,
     Retry, StoredDistribution, Target, TargetJob,
 };
-pub(crate) use record::label;
 pub use request::{
     DistributionInput, DistributionRequest, FailurePolicyInput, MAX_TARGETS, PlannedTarget, TargetInput, TargetSpec,
 };

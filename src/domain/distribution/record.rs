@@ -331,11 +331,13 @@ impl Distribution {
     /// ROLLING_BACK → ROLLED_BACK: the engine found every target ended and every image made
     /// deregistered.
     pub fn rolled_back(&self, now: DateTime<Utc>) -> Result<DistributionChange, Refusal> {
-        let transition = aggregate::next(self.0.state, self.policy(), &self.0.counts, Event::RolledBack)?
-            .ok_or_else(|| Refusal {
-                state: self.0.state,
-                action: "end its roll-back",
-                why: "nothing changes".to_owned(),
+        let transition =
+            aggregate::next(self.0.state, self.policy(), &self.0.counts, Event::RolledBack)?.ok_or_else(|| {
+                Refusal {
+                    state: self.0.state,
+                    action: "end its roll-back",
+                    why: "nothing changes".to_owned(),
+                }
             })?;
         Ok(self.moved(transition, now))
     }

@@ -57,7 +57,10 @@ struct Row {
 fn rows() -> Vec<Row> {
     use DistributionState::*;
     use Expect::*;
-    let running = |to| Event::TargetMoved { to, target: "eu-west-1" };
+    let running = |to| Event::TargetMoved {
+        to,
+        target: "eu-west-1",
+    };
     vec![
         Row {
             name: "a target progresses while others run",
@@ -157,7 +160,13 @@ fn rows() -> Vec<Row> {
             policy: FailurePolicy::RollBack,
             counts: counts(0, 1, 1, 1),
             event: Event::RolledBack,
-            expect: |state| if state == RollingBack { Becomes(RolledBack) } else { Refused },
+            expect: |state| {
+                if state == RollingBack {
+                    Becomes(RolledBack)
+                } else {
+                    Refused
+                }
+            },
         },
         Row {
             name: "the roll-back is reported done with targets running",
@@ -176,7 +185,11 @@ fn every_state_answers_every_event_as_the_table_says() {
             let got = match aggregate::next(state, row.policy, &row.counts, row.event) {
                 Ok(None) => Expect::Stays,
                 Ok(Some(transition)) => {
-                    assert!(!transition.detail.is_empty(), "{}: a transition says what happened", row.name);
+                    assert!(
+                        !transition.detail.is_empty(),
+                        "{}: a transition says what happened",
+                        row.name
+                    );
                     Expect::Becomes(transition.state)
                 }
                 Err(refusal) => {
@@ -302,10 +315,23 @@ fn a_valid_request_plans_one_copy_per_account_and_region_with_names_expanded() {
             )
         })
         .collect();
-    assert_eq!(names[0], (0, None, "us-west-2".into(), format!("golden-{OWN}-us-west-2-2026-12-06")));
+    assert_eq!(
+        names[0],
+        (
+            0,
+            None,
+            "us-west-2".into(),
+            format!("golden-{OWN}-us-west-2-2026-12-06")
+        )
+    );
     assert_eq!(
         names[5],
-        (5, Some(TEAM.into()), "eu-central-1".into(), format!("golden-{TEAM}-eu-central-1-2026-12-06"))
+        (
+            5,
+            Some(TEAM.into()),
+            "eu-central-1".into(),
+            format!("golden-{TEAM}-eu-central-1-2026-12-06")
+        )
     );
     for p in &planned {
         assert_eq!(p.copy.destination_region, p.region);
@@ -340,7 +366,10 @@ fn every_problem_comes_back_at_once_with_the_distributions_paths() {
     let expected: Vec<(String, &str)> = vec![
         ("targets[5].regions".into(), MISSING_PARAMETER),
         ("source_image_id".into(), INVALID_AMI_ID_MALFORMED),
-        ("targets[2].kms_key_ids[us-west-2]".into(), INVALID_PARAMETER_COMBINATION),
+        (
+            "targets[2].kms_key_ids[us-west-2]".into(),
+            INVALID_PARAMETER_COMBINATION,
+        ),
         ("targets[2].kms_key_ids[eu-west-1]".into(), INVALID_PARAMETER_VALUE),
         ("targets[2].account_id".into(), crate::domain::INVALID_USER_ID_MALFORMED),
         ("targets[2].regions[1]".into(), INVALID_REGION),
@@ -354,7 +383,10 @@ fn every_problem_comes_back_at_once_with_the_distributions_paths() {
 fn the_name_template_is_checked_once_and_every_expansion_against_ec2s_rules() {
     let mut unknown = six_targets();
     unknown.name = "golden-{regoin}".into();
-    assert_eq!(violations(unknown), vec![("name".to_owned(), INVALID_AMI_NAME_MALFORMED)]);
+    assert_eq!(
+        violations(unknown),
+        vec![("name".to_owned(), INVALID_AMI_NAME_MALFORMED)]
+    );
 
     let mut too_long = six_targets();
     too_long.name = format!("{}-{{region}}", "x".repeat(116));
@@ -466,7 +498,11 @@ fn accepting_makes_a_queued_job_per_target_and_numbers_the_first_events() {
     assert_eq!(distribution.state(), DistributionState::Running);
     assert_eq!(distribution.counts().queued, 6);
     assert_eq!(distribution.last_sequence(), 7, "a state event, then one per job");
-    assert!(accepted.detail.contains("6 target(s) in 2 account(s)"), "{}", accepted.detail);
+    assert!(
+        accepted.detail.contains("6 target(s) in 2 account(s)"),
+        "{}",
+        accepted.detail
+    );
     for (position, new) in accepted.targets.iter().enumerate() {
         let job = new.job.job();
         assert_eq!(new.target.position as usize, position);
@@ -526,7 +562,11 @@ fn cancelling_and_rolling_back_put_the_distribution_in_the_engines_hands() {
     let cancelling = running.request_cancel(t0()).unwrap().unwrap();
     assert_eq!(cancelling.distribution().state(), DistributionState::Cancelling);
     assert_eq!(cancelling.distribution().next_action_at(), Some(t0()));
-    assert_eq!(cancelling.distribution().request_cancel(t0()), Ok(None), "already cancelling");
+    assert_eq!(
+        cancelling.distribution().request_cancel(t0()),
+        Ok(None),
+        "already cancelling"
+    );
     let settled = with_state(
         cancelling.distribution(),
         DistributionState::Cancelling,

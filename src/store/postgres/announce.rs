@@ -48,7 +48,9 @@ impl Announcer {
 
     /// Announces that the distribution's events up to `sequence` are committed.
     pub(super) fn announce_distribution(&self, distribution: DistributionId, sequence: u64) {
-        let _ = self.events.send(format!("{DISTRIBUTION_PREFIX}{distribution}:{sequence}"));
+        let _ = self
+            .events
+            .send(format!("{DISTRIBUTION_PREFIX}{distribution}:{sequence}"));
     }
 }
 

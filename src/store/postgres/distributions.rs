@@ -1,49 +1,30 @@
-//! The `distributions`, `distribution_targets` and `distribution_events` tables on PostgreSQL:
-//! every statement the store runs on them, with its binds, and the reading of their rows.
-//! Batches (a distribution's targets and events) are bound as one array per column and
-//! inserted with `UNNEST`, one round trip each.
+//! The `distributions` table on PostgreSQL: every statement the store runs on it, with its binds,
+//! and the reading of its rows. The counts follow the target jobs here ([`follow_target`]): the
+//! row is locked by the update that moves them, which orders the distribution's events.
 
 use chrono::{DateTime, Utc};
 use sqlx::{FromRow, PgConnection, PgPool, Row, postgres::PgRow};
 use uuid::Uuid;
 
-use super::jobs::{EventRow, JobRow, corrupt, from_json, json, micros, narrow, sequence};
+use super::{
+    distribution_events::{self, NewEvent},
+    distribution_targets,
+    jobs::{corrupt, from_json, json, micros, narrow, sequence},
+};
 use crate::{
     domain::{
-        AccountId, Counts, Distribution, DistributionId, DistributionState, Job, JobEvent, JobState, Region,
-        distribution::{
-            DistributionChange, DistributionEvent, DistributionEventKind, RetriedTarget, StoredDistribution, Target,
-            TargetJob, label,
-        },
+        Counts, Distribution, DistributionId, Job, JobEvent, JobState,
+        distribution::{DistributionChange, RetriedTarget, StoredDistribution, Target, label},
     },
     store::{DistributionClaim, DistributionQuery},
 };
 
-/// One distribution event to append.
-pub(super) enum NewEvent<'a> {
-    /// A target's job event.
-    Target {
-        /// Its place in the distribution's history.
-        sequence: u64,
-        /// The job event it tells of.
-        event: &'a JobEvent,
-    },
-    /// A change of the aggregate, with the distribution as it was written (its counts, its state).
-    State {
-        /// Its place in the distribution's history.
-        sequence: u64,
-        /// The distribution after the change.
-        distribution: &'a Distribution,
-        /// What happened.
-        detail: &'a str,
-        /// When.
-        at: DateTime<Utc>,
-    },
-}
-
 /// Records a new distribution. With a client token that is taken already, inserts nothing and
 /// returns `None`.
-pub(super) async fn insert(tx: &mut PgConnection, distribution: &Distribution) -> Result<Option<Distribution>, sqlx::Error> {
+pub(super) async fn insert(
+    tx: &mut PgConnection,
+    distribution: &Distribution,
+) -> Result<Option<Distribution>, sqlx::Error> {
     let d = distribution.to_stored();
     sqlx::query_as::<_, DistributionRow>(
         "INSERT INTO distributions (
@@ -134,98 +115,6 @@ pub(super) async fn list(
     Ok(rows.into_iter().map(|DistributionRow(d)| d).collect())
 }
 
-/// Records targets (new ones, or new jobs of retried ones: their rows are replaced).
-pub(super) async fn upsert_targets(tx: &mut PgConnection, targets: &[&Target]) -> Result<(), sqlx::Error> {
-    let distribution: Vec<Uuid> = targets.iter().map(|t| t.distribution_id.as_uuid()).collect();
-    let position: Vec<i64> = targets.iter().map(|t| i64::from(t.position)).collect();
-    let account: Vec<Option<&str>> = targets.iter().map(|t| t.account.as_ref().map(AccountId::as_str)).collect();
-    let region: Vec<&str> = targets.iter().map(|t| t.region.as_str()).collect();
-    let name: Vec<&str> = targets.iter().map(|t| t.name.as_str()).collect();
-    let job: Vec<Uuid> = targets.iter().map(|t| t.job_id.as_uuid()).collect();
-    let generation: Vec<i64> = targets.iter().map(|t| i64::from(t.generation)).collect();
-    let rolled_back: Vec<bool> = targets.iter().map(|t| t.rolled_back).collect();
-    sqlx::query(
-        "INSERT INTO distribution_targets (distribution_id, position, account_id, region, name, job_id, generation, rolled_back)
-         SELECT * FROM UNNEST($1::uuid[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::uuid[], $7::bigint[],
-                              $8::boolean[])
-         ON CONFLICT (distribution_id, position) DO UPDATE
-             SET job_id = excluded.job_id, generation = excluded.generation, rolled_back = excluded.rolled_back",
-    )
-    .bind(distribution)
-    .bind(position)
-    .bind(account)
-    .bind(region)
-    .bind(name)
-    .bind(job)
-    .bind(generation)
-    .bind(rolled_back)
-    .execute(&mut *tx)
-    .await?;
-    Ok(())
-}
-
-/// Appends distribution events of `distribution`.
-pub(super) async fn insert_events(
-    tx: &mut PgConnection,
-    distribution: DistributionId,
-    events: &[NewEvent<'_>],
-) -> Result<(), sqlx::Error> {
-    let mut sequences = Vec::with_capacity(events.len());
-    let mut kinds = Vec::with_capacity(events.len());
-    let mut job_ids: Vec<Option<Uuid>> = Vec::with_capacity(events.len());
-    let mut job_sequences: Vec<Option<i64>> = Vec::with_capacity(events.len());
-    let mut states: Vec<Option<&str>> = Vec::with_capacity(events.len());
-    let mut counts: Vec<Option<String>> = Vec::with_capacity(events.len());
-    let mut details: Vec<Option<&str>> = Vec::with_capacity(events.len());
-    let mut created: Vec<DateTime<Utc>> = Vec::with_capacity(events.len());
-    for event in events {
-        match event {
-            NewEvent::Target { sequence: at, event } => {
-                sequences.push(sequence(*at));
-                kinds.push("target");
-                job_ids.push(Some(event.job_id.as_uuid()));
-                job_sequences.push(Some(sequence(event.sequence)));
-                states.push(None);
-                counts.push(None);
-                details.push(None);
-                created.push(micros(event.created_at));
-            }
-            NewEvent::State {
-                sequence: at,
-                distribution,
-                detail,
-                at: when,
-            } => {
-                sequences.push(sequence(*at));
-                kinds.push("state");
-                job_ids.push(None);
-                job_sequences.push(None);
-                states.push(Some(distribution.state().as_str()));
-                counts.push(Some(json(&distribution.counts())?));
-                details.push(Some(detail));
-                created.push(micros(*when));
-            }
-        }
-    }
-    sqlx::query(
-        "INSERT INTO distribution_events (distribution_id, sequence, kind, job_id, job_sequence, state, counts, detail, created_at)
-         SELECT $1, * FROM UNNEST($2::bigint[], $3::text[], $4::uuid[], $5::bigint[], $6::text[], $7::text[],
-                                  $8::text[], $9::timestamptz[])",
-    )
-    .bind(distribution.as_uuid())
-    .bind(sequences)
-    .bind(kinds)
-    .bind(job_ids)
-    .bind(job_sequences)
-    .bind(states)
-    .bind(counts)
-    .bind(details)
-    .bind(created)
-    .execute(&mut *tx)
-    .await?;
-    Ok(())
-}
-
 /// Follows one target's job from `from` to `job.state()` in its distribution: moves the
 /// counts, appends a target event when the job appended one, and when the aggregate state
 /// changes, writes it with a state event. Returns the distribution's newest sequence when
@@ -278,7 +167,10 @@ pub(super) async fn follow_target(
             event,
         });
     }
-    let target = label(job.request().destination_account.as_ref(), &job.request().destination_region);
+    let target = label(
+        job.request().destination_account.as_ref(),
+        &job.request().destination_region,
+    );
     let change = (from != to)
         .then(|| moved.after_target_moved(to, &target, now))
         .flatten();
@@ -295,7 +187,7 @@ pub(super) async fn follow_target(
         });
     }
     if !events.is_empty() {
-        insert_events(tx, id, &events).await?;
+        distribution_events::insert_events(tx, id, &events).await?;
     }
     Ok(Some(written.as_ref().unwrap_or(&moved).last_sequence()))
 }
@@ -360,7 +252,10 @@ pub(super) async fn write_retry(
 
 /// Marks `target` rolled back if it is not yet, making room for one state event; `None` when
 /// it was marked already. The distribution's row is locked first, as every writer does.
-pub(super) async fn mark_rolled_back(tx: &mut PgConnection, target: &Target) -> Result<Option<Distribution>, sqlx::Error> {
+pub(super) async fn mark_rolled_back(
+    tx: &mut PgConnection,
+    target: &Target,
+) -> Result<Option<Distribution>, sqlx::Error> {
     let marked = sqlx::query_as::<_, DistributionRow>(
         "UPDATE distributions SET last_sequence = last_sequence + 1
          WHERE id = $1 AND EXISTS (
@@ -374,57 +269,9 @@ pub(super) async fn mark_rolled_back(tx: &mut PgConnection, target: &Target) -> 
     .await?
     .map(|DistributionRow(d)| d);
     if marked.is_some() {
-        sqlx::query("UPDATE distribution_targets SET rolled_back = true WHERE distribution_id = $1 AND position = $2")
-            .bind(target.distribution_id.as_uuid())
-            .bind(i64::from(target.position))
-            .execute(&mut *tx)
-            .await?;
+        distribution_targets::set_rolled_back(tx, target).await?;
     }
     Ok(marked)
-}
-
-/// Every target of a distribution with its current job, in order.
-pub(super) async fn targets(pool: &PgPool, id: DistributionId) -> Result<Vec<TargetJob>, sqlx::Error> {
-    let rows = sqlx::query_as::<_, TargetJobRow>(
-        "SELECT j.*, t.position AS target_position, t.account_id AS target_account_id,
-                t.region AS target_region, t.name AS target_name, t.generation AS target_generation,
-                t.rolled_back AS target_rolled_back, t.distribution_id AS target_distribution_id
-         FROM distribution_targets t JOIN jobs j ON j.id = t.job_id
-         WHERE t.distribution_id = $1
-         ORDER BY t.position",
-    )
-    .bind(id.as_uuid())
-    .fetch_all(pool)
-    .await?;
-    Ok(rows.into_iter().map(|TargetJobRow(target)| target).collect())
-}
-
-/// A distribution's events after `after`, in order, at most `limit`, target events with their
-/// job's event.
-pub(super) async fn events(
-    pool: &PgPool,
-    id: DistributionId,
-    after: u64,
-    limit: u32,
-) -> Result<Vec<DistributionEvent>, sqlx::Error> {
-    let rows = sqlx::query_as::<_, DistributionEventRow>(
-        "SELECT e.distribution_id AS event_distribution_id, e.sequence AS event_sequence, e.kind AS event_kind,
-                e.state AS event_state, e.counts AS event_counts, e.detail AS event_detail,
-                e.created_at AS event_created_at,
-                je.*, j.destination_account_id, j.destination_region
-         FROM distribution_events e
-         LEFT JOIN job_events je ON je.job_id = e.job_id AND je.sequence = e.job_sequence
-         LEFT JOIN jobs j ON j.id = e.job_id
-         WHERE e.distribution_id = $1 AND e.sequence > $2
-         ORDER BY e.sequence
-         LIMIT $3",
-    )
-    .bind(id.as_uuid())
-    .bind(sequence(after))
-    .bind(i64::from(limit))
-    .fetch_all(pool)
-    .await?;
-    Ok(rows.into_iter().map(|DistributionEventRow(event)| event).collect())
 }
 
 /// Leases up to `claim.limit` due distributions (rows other replicas hold locked are skipped).
@@ -471,21 +318,8 @@ pub(super) async fn defer(
 
 /// How many FAILED and CANCELLED targets a retry moves back to QUEUED.
 pub(super) fn retried_counts(retried: &[RetriedTarget]) -> (u32, u32) {
-    let count = |state| {
-        u32::try_from(retried.iter().filter(|r| r.replaced.1 == state).count()).unwrap_or(u32::MAX)
-    };
+    let count = |state| u32::try_from(retried.iter().filter(|r| r.replaced.1 == state).count()).unwrap_or(u32::MAX);
     (count(JobState::Failed), count(JobState::Cancelled))
-}
-
-fn opt_account(row: &PgRow, column: &str) -> Result<Option<AccountId>, sqlx::Error> {
-    row.try_get::<Option<String>, _>(column)?
-        .map(AccountId::try_from)
-        .transpose()
-        .map_err(|e| corrupt(column, e))
-}
-
-fn region(row: &PgRow, column: &str) -> Result<Region, sqlx::Error> {
-    Region::try_from(row.try_get::<String, _>(column)?).map_err(|e| corrupt(column, e))
 }
 
 /// A distribution read with `SELECT *` or `RETURNING *`; its request is checked again.
@@ -520,58 +354,5 @@ impl FromRow<'_, PgRow> for DistributionRow {
             lease_owner: row.try_get("lease_owner")?,
             lease_expires_at: row.try_get("lease_expires_at")?,
         })))
-    }
-}
-
-/// A target with its job: the job's columns and the target's, prefixed `target_`.
-struct TargetJobRow(TargetJob);
-
-impl FromRow<'_, PgRow> for TargetJobRow {
-    fn from_row(row: &PgRow) -> Result<Self, sqlx::Error> {
-        let JobRow(job) = JobRow::from_row(row)?;
-        let target = Target {
-            distribution_id: row.try_get::<Uuid, _>("target_distribution_id")?.into(),
-            position: narrow(row, "target_position")?,
-            account: opt_account(row, "target_account_id")?,
-            region: region(row, "target_region")?,
-            name: row.try_get("target_name")?,
-            job_id: job.id(),
-            generation: narrow(row, "target_generation")?,
-            rolled_back: row.try_get("target_rolled_back")?,
-        };
-        Ok(Self(TargetJob { target, job }))
-    }
-}
-
-/// A distribution event, with the job event and the target's place for a target event.
-struct DistributionEventRow(DistributionEvent);
-
-impl FromRow<'_, PgRow> for DistributionEventRow {
-    fn from_row(row: &PgRow) -> Result<Self, sqlx::Error> {
-        let kind = match row.try_get::<&str, _>("event_kind")? {
-            "target" => {
-                let EventRow(event) = EventRow::from_row(row)?;
-                DistributionEventKind::Target {
-                    account: opt_account(row, "destination_account_id")?,
-                    region: region(row, "destination_region")?,
-                    event,
-                }
-            }
-            "state" => DistributionEventKind::State {
-                state: row
-                    .try_get::<String, _>("event_state")?
-                    .parse::<DistributionState>()
-                    .map_err(|e| corrupt("event_state", e))?,
-                counts: serde_json::from_str(row.try_get("event_counts")?).map_err(|e| corrupt("event_counts", e))?,
-                detail: row.try_get("event_detail")?,
-                created_at: row.try_get("event_created_at")?,
-            },
-            other => return Err(corrupt("event_kind", format!("{other:?} is not an event kind"))),
-        };
-        Ok(Self(DistributionEvent {
-            distribution_id: row.try_get::<Uuid, _>("event_distribution_id")?.into(),
-            sequence: narrow(row, "event_sequence")?,
-            kind,
-        }))
     }
 }

@@ -23,10 +23,12 @@ use crate::domain::{
 };
 
 mod announce;
+mod distribution_events;
+mod distribution_targets;
 mod distributions;
 mod jobs;
 
-use distributions::NewEvent;
+use distribution_events::NewEvent;
 
 use announce::{Announcer, CHANNEL};
 
@@ -153,7 +155,9 @@ impl JobStore for PgStore {
         };
         let event = detail.map(|detail| JobEvent::of(&stored, detail));
         if let Some(event) = &event {
-            jobs::insert_event(&mut tx, event).await.map_err(StoreError::from_sqlx)?;
+            jobs::insert_event(&mut tx, event)
+                .await
+                .map_err(StoreError::from_sqlx)?;
         }
         let distribution = match (stored.distribution_id(), previous) {
             (Some(id), Some(from)) => distributions::follow_target(&mut tx, id, from, &stored, event.as_ref(), now)
@@ -275,7 +279,9 @@ impl DistributionStore for PgStore {
             drop(tx);
             let token = attempted.request().client_token.as_ref().map(ToString::to_string);
             let Some(token) = token else {
-                return Err(StoreError::Internal("insert of a distribution without token returned no row".into()));
+                return Err(StoreError::Internal(
+                    "insert of a distribution without token returned no row".into(),
+                ));
             };
             let existing = distributions::by_token(&self.pool, attempted.tenant(), &token)
                 .await
@@ -295,17 +301,23 @@ impl DistributionStore for PgStore {
             detail: &accepted.detail,
             at: stored.created_at(),
         }];
-        events.extend(job_events.iter().zip(2..).map(|(event, sequence)| NewEvent::Target { sequence, event }));
+        events.extend(
+            job_events
+                .iter()
+                .zip(2..)
+                .map(|(event, sequence)| NewEvent::Target { sequence, event }),
+        );
         let written: Result<(), sqlx::Error> = async {
             jobs::insert_many(&mut tx, &jobs).await?;
             jobs::insert_events(&mut tx, &job_events).await?;
-            distributions::upsert_targets(&mut tx, &targets).await?;
-            distributions::insert_events(&mut tx, stored.id(), &events).await
+            distribution_targets::upsert_targets(&mut tx, &targets).await?;
+            distribution_events::insert_events(&mut tx, stored.id(), &events).await
         }
         .await;
         written.map_err(StoreError::from_sqlx)?;
         tx.commit().await.map_err(StoreError::from_sqlx)?;
-        self.announcer.announce_distribution(stored.id(), stored.last_sequence());
+        self.announcer
+            .announce_distribution(stored.id(), stored.last_sequence());
         Ok(CreatedDistribution::New(stored))
     }
 
@@ -318,7 +330,9 @@ impl DistributionStore for PgStore {
     }
 
     async fn distribution_targets(&self, id: DistributionId) -> Result<Vec<TargetJob>, StoreError> {
-        distributions::targets(&self.pool, id).await.map_err(StoreError::from_sqlx)
+        distribution_targets::targets(&self.pool, id)
+            .await
+            .map_err(StoreError::from_sqlx)
     }
 
     async fn list_distributions(&self, query: &DistributionQuery) -> Result<DistributionPage, StoreError> {
@@ -335,7 +349,7 @@ impl DistributionStore for PgStore {
         after: u64,
         limit: u32,
     ) -> Result<Vec<DistributionEvent>, StoreError> {
-        distributions::events(&self.pool, id, after, limit)
+        distribution_events::events(&self.pool, id, after, limit)
             .await
             .map_err(StoreError::from_sqlx)
     }
@@ -356,7 +370,7 @@ impl DistributionStore for PgStore {
             detail: change.detail(),
             at: written.updated_at(),
         };
-        distributions::insert_events(&mut tx, id, &[event])
+        distribution_events::insert_events(&mut tx, id, &[event])
             .await
             .map_err(StoreError::from_sqlx)?;
         tx.commit().await.map_err(StoreError::from_sqlx)?;
@@ -399,8 +413,8 @@ impl DistributionStore for PgStore {
         let recorded: Result<(), sqlx::Error> = async {
             jobs::insert_many(&mut tx, &jobs).await?;
             jobs::insert_events(&mut tx, &job_events).await?;
-            distributions::upsert_targets(&mut tx, &targets).await?;
-            distributions::insert_events(&mut tx, id, &events).await
+            distribution_targets::upsert_targets(&mut tx, &targets).await?;
+            distribution_events::insert_events(&mut tx, id, &events).await
         }
         .await;
         recorded.map_err(StoreError::from_sqlx)?;
@@ -423,11 +437,12 @@ impl DistributionStore for PgStore {
             detail,
             at: Utc::now(),
         };
-        distributions::insert_events(&mut tx, marked.id(), &[event])
+        distribution_events::insert_events(&mut tx, marked.id(), &[event])
             .await
             .map_err(StoreError::from_sqlx)?;
         tx.commit().await.map_err(StoreError::from_sqlx)?;
-        self.announcer.announce_distribution(marked.id(), marked.last_sequence());
+        self.announcer
+            .announce_distribution(marked.id(), marked.last_sequence());
         Ok(true)
     }
 

@@ -1,48 +1,29 @@
-//! The `distributions`, `distribution_targets` and `distribution_events` tables on SQLite:
-//! every statement the store runs on them, with its binds, and the reading of their rows. Ids
-//! are text, times integer microseconds; batches (a distribution's targets and events) run one
-//! prepared statement per row inside the caller's transaction, which SQLite does in microseconds.
+//! The `distributions` table on SQLite: every statement the store runs on it, with its binds,
+//! and the reading of its rows. The counts follow the target jobs here ([`follow_target`]): the
+//! row is locked by the update that moves them, which orders the distribution's events.
 
 use chrono::{DateTime, Utc};
 use sqlx::{FromRow, Row, SqliteConnection, SqlitePool, sqlite::SqliteRow};
 
-use super::jobs::{EventRow, JobRow, corrupt, from_json, json, micros, narrow, opt_time, sequence, time, uuid};
+use super::{
+    distribution_events::{self, NewEvent},
+    distribution_targets,
+    jobs::{corrupt, from_json, json, micros, narrow, opt_time, sequence, time, uuid},
+};
 use crate::{
     domain::{
-        AccountId, Counts, Distribution, DistributionId, DistributionState, Job, JobEvent, JobState, Region,
-        distribution::{
-            DistributionChange, DistributionEvent, DistributionEventKind, RetriedTarget, StoredDistribution, Target,
-            TargetJob, label,
-        },
+        Counts, Distribution, DistributionId, Job, JobEvent, JobState,
+        distribution::{DistributionChange, RetriedTarget, StoredDistribution, Target, label},
     },
     store::{DistributionClaim, DistributionQuery},
 };
 
-/// One distribution event to append.
-pub(super) enum NewEvent<'a> {
-    /// A target's job event.
-    Target {
-        /// Its place in the distribution's history.
-        sequence: u64,
-        /// The job event it tells of.
-        event: &'a JobEvent,
-    },
-    /// A change of the aggregate, with the distribution as it was written (its counts, its state).
-    State {
-        /// Its place in the distribution's history.
-        sequence: u64,
-        /// The distribution after the change.
-        distribution: &'a Distribution,
-        /// What happened.
-        detail: &'a str,
-        /// When.
-        at: DateTime<Utc>,
-    },
-}
-
 /// Records a new distribution. With a client token that is taken already, inserts nothing and
 /// returns `None`.
-pub(super) async fn insert(tx: &mut SqliteConnection, distribution: &Distribution) -> Result<Option<Distribution>, sqlx::Error> {
+pub(super) async fn insert(
+    tx: &mut SqliteConnection,
+    distribution: &Distribution,
+) -> Result<Option<Distribution>, sqlx::Error> {
     let d = distribution.to_stored();
     sqlx::query_as::<_, DistributionRow>(
         "INSERT INTO distributions (
@@ -99,11 +80,11 @@ pub(super) async fn one(
     tenant: Option<&str>,
 ) -> Result<Option<Distribution>, sqlx::Error> {
     sqlx::query_as::<_, DistributionRow>("SELECT * FROM distributions WHERE id = $1 AND ($2 IS NULL OR tenant = $2)")
-    .bind(id.to_string())
-    .bind(tenant)
-    .fetch_optional(pool)
-    .await
-    .map(|row| row.map(|DistributionRow(d)| d))
+        .bind(id.to_string())
+        .bind(tenant)
+        .fetch_optional(pool)
+        .await
+        .map(|row| row.map(|DistributionRow(d)| d))
 }
 
 /// Up to `page_size + 1` distributions of the query, newest first.
@@ -129,72 +110,6 @@ pub(super) async fn list(
     .fetch_all(pool)
     .await?;
     Ok(rows.into_iter().map(|DistributionRow(d)| d).collect())
-}
-
-/// Records targets (new ones, or new jobs of retried ones: their rows are replaced).
-pub(super) async fn upsert_targets(tx: &mut SqliteConnection, targets: &[&Target]) -> Result<(), sqlx::Error> {
-    for target in targets {
-        sqlx::query(
-            "INSERT INTO distribution_targets (distribution_id, position, account_id, region, name, job_id, generation, rolled_back)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-             ON CONFLICT (distribution_id, position) DO UPDATE
-                 SET job_id = excluded.job_id, generation = excluded.generation, rolled_back = excluded.rolled_back",
-        )
-        .bind(target.distribution_id.to_string())
-        .bind(i64::from(target.position))
-        .bind(target.account.as_ref().map(AccountId::as_str))
-        .bind(target.region.as_str())
-        .bind(&target.name)
-        .bind(target.job_id.to_string())
-        .bind(i64::from(target.generation))
-        .bind(target.rolled_back)
-        .execute(&mut *tx)
-        .await?;
-    }
-    Ok(())
-}
-
-/// Appends distribution events of `distribution`.
-pub(super) async fn insert_events(
-    tx: &mut SqliteConnection,
-    distribution: DistributionId,
-    events: &[NewEvent<'_>],
-) -> Result<(), sqlx::Error> {
-    for event in events {
-        let query = sqlx::query(
-            "INSERT INTO distribution_events
-                 (distribution_id, sequence, kind, job_id, job_sequence, state, counts, detail, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-        )
-        .bind(distribution.to_string());
-        let query = match event {
-            NewEvent::Target { sequence: at, event } => query
-                .bind(sequence(*at))
-                .bind("target")
-                .bind(Some(event.job_id.to_string()))
-                .bind(Some(sequence(event.sequence)))
-                .bind(None::<&str>)
-                .bind(None::<String>)
-                .bind(None::<&str>)
-                .bind(micros(event.created_at)),
-            NewEvent::State {
-                sequence: at,
-                distribution,
-                detail,
-                at: when,
-            } => query
-                .bind(sequence(*at))
-                .bind("state")
-                .bind(None::<String>)
-                .bind(None::<i64>)
-                .bind(Some(distribution.state().as_str()))
-                .bind(Some(json(&distribution.counts())?))
-                .bind(Some(*detail))
-                .bind(micros(*when)),
-        };
-        query.execute(&mut *tx).await?;
-    }
-    Ok(())
 }
 
 /// Follows one target's job from `from` to `job.state()` in its distribution: moves the
@@ -249,7 +164,10 @@ pub(super) async fn follow_target(
             event,
         });
     }
-    let target = label(job.request().destination_account.as_ref(), &job.request().destination_region);
+    let target = label(
+        job.request().destination_account.as_ref(),
+        &job.request().destination_region,
+    );
     let change = (from != to)
         .then(|| moved.after_target_moved(to, &target, now))
         .flatten();
@@ -266,7 +184,7 @@ pub(super) async fn follow_target(
         });
     }
     if !events.is_empty() {
-        insert_events(tx, id, &events).await?;
+        distribution_events::insert_events(tx, id, &events).await?;
     }
     Ok(Some(written.as_ref().unwrap_or(&moved).last_sequence()))
 }
@@ -331,7 +249,10 @@ pub(super) async fn write_retry(
 
 /// Marks `target` rolled back if it is not yet, making room for one state event; `None` when
 /// it was marked already. The distribution's row is locked first, as every writer does.
-pub(super) async fn mark_rolled_back(tx: &mut SqliteConnection, target: &Target) -> Result<Option<Distribution>, sqlx::Error> {
+pub(super) async fn mark_rolled_back(
+    tx: &mut SqliteConnection,
+    target: &Target,
+) -> Result<Option<Distribution>, sqlx::Error> {
     let marked = sqlx::query_as::<_, DistributionRow>(
         "UPDATE distributions SET last_sequence = last_sequence + 1
          WHERE id = $1 AND EXISTS (
@@ -345,57 +266,9 @@ pub(super) async fn mark_rolled_back(tx: &mut SqliteConnection, target: &Target)
     .await?
     .map(|DistributionRow(d)| d);
     if marked.is_some() {
-        sqlx::query("UPDATE distribution_targets SET rolled_back = 1 WHERE distribution_id = $1 AND position = $2")
-            .bind(target.distribution_id.to_string())
-            .bind(i64::from(target.position))
-            .execute(&mut *tx)
-            .await?;
+        distribution_targets::set_rolled_back(tx, target).await?;
     }
     Ok(marked)
-}
-
-/// Every target of a distribution with its current job, in order.
-pub(super) async fn targets(pool: &SqlitePool, id: DistributionId) -> Result<Vec<TargetJob>, sqlx::Error> {
-    let rows = sqlx::query_as::<_, TargetJobRow>(
-        "SELECT j.*, t.position AS target_position, t.account_id AS target_account_id,
-                t.region AS target_region, t.name AS target_name, t.generation AS target_generation,
-                t.rolled_back AS target_rolled_back, t.distribution_id AS target_distribution_id
-         FROM distribution_targets t JOIN jobs j ON j.id = t.job_id
-         WHERE t.distribution_id = $1
-         ORDER BY t.position",
-    )
-    .bind(id.to_string())
-    .fetch_all(pool)
-    .await?;
-    Ok(rows.into_iter().map(|TargetJobRow(target)| target).collect())
-}
-
-/// A distribution's events after `after`, in order, at most `limit`, target events with their
-/// job's event.
-pub(super) async fn events(
-    pool: &SqlitePool,
-    id: DistributionId,
-    after: u64,
-    limit: u32,
-) -> Result<Vec<DistributionEvent>, sqlx::Error> {
-    let rows = sqlx::query_as::<_, DistributionEventRow>(
-        "SELECT e.distribution_id AS event_distribution_id, e.sequence AS event_sequence, e.kind AS event_kind,
-                e.state AS event_state, e.counts AS event_counts, e.detail AS event_detail,
-                e.created_at AS event_created_at,
-                je.*, j.destination_account_id, j.destination_region
-         FROM distribution_events e
-         LEFT JOIN job_events je ON je.job_id = e.job_id AND je.sequence = e.job_sequence
-         LEFT JOIN jobs j ON j.id = e.job_id
-         WHERE e.distribution_id = $1 AND e.sequence > $2
-         ORDER BY e.sequence
-         LIMIT $3",
-    )
-    .bind(id.to_string())
-    .bind(sequence(after))
-    .bind(i64::from(limit))
-    .fetch_all(pool)
-    .await?;
-    Ok(rows.into_iter().map(|DistributionEventRow(event)| event).collect())
 }
 
 /// Leases up to `claim.limit` due distributions, in one statement (see the jobs' claim).
@@ -441,21 +314,8 @@ pub(super) async fn defer(
 
 /// How many FAILED and CANCELLED targets a retry moves back to QUEUED.
 pub(super) fn retried_counts(retried: &[RetriedTarget]) -> (u32, u32) {
-    let count = |state| {
-        u32::try_from(retried.iter().filter(|r| r.replaced.1 == state).count()).unwrap_or(u32::MAX)
-    };
+    let count = |state| u32::try_from(retried.iter().filter(|r| r.replaced.1 == state).count()).unwrap_or(u32::MAX);
     (count(JobState::Failed), count(JobState::Cancelled))
-}
-
-fn opt_account(row: &SqliteRow, column: &str) -> Result<Option<AccountId>, sqlx::Error> {
-    row.try_get::<Option<String>, _>(column)?
-        .map(AccountId::try_from)
-        .transpose()
-        .map_err(|e| corrupt(column, e))
-}
-
-fn region(row: &SqliteRow, column: &str) -> Result<Region, sqlx::Error> {
-    Region::try_from(row.try_get::<String, _>(column)?).map_err(|e| corrupt(column, e))
 }
 
 /// A distribution read with `SELECT *` or `RETURNING *`; its request is checked again.
@@ -490,58 +350,5 @@ impl FromRow<'_, SqliteRow> for DistributionRow {
             lease_owner: row.try_get("lease_owner")?,
             lease_expires_at: opt_time(row, "lease_expires_at")?,
         })))
-    }
-}
-
-/// A target with its job: the job's columns and the target's, prefixed `target_`.
-struct TargetJobRow(TargetJob);
-
-impl FromRow<'_, SqliteRow> for TargetJobRow {
-    fn from_row(row: &SqliteRow) -> Result<Self, sqlx::Error> {
-        let JobRow(job) = JobRow::from_row(row)?;
-        let target = Target {
-            distribution_id: uuid(row, "target_distribution_id")?.into(),
-            position: narrow(row, "target_position")?,
-            account: opt_account(row, "target_account_id")?,
-            region: region(row, "target_region")?,
-            name: row.try_get("target_name")?,
-            job_id: job.id(),
-            generation: narrow(row, "target_generation")?,
-            rolled_back: row.try_get("target_rolled_back")?,
-        };
-        Ok(Self(TargetJob { target, job }))
-    }
-}
-
-/// A distribution event, with the job event and the target's place for a target event.
-struct DistributionEventRow(DistributionEvent);
-
-impl FromRow<'_, SqliteRow> for DistributionEventRow {
-    fn from_row(row: &SqliteRow) -> Result<Self, sqlx::Error> {
-        let kind = match row.try_get::<&str, _>("event_kind")? {
-            "target" => {
-                let EventRow(event) = EventRow::from_row(row)?;
-                DistributionEventKind::Target {
-                    account: opt_account(row, "destination_account_id")?,
-                    region: region(row, "destination_region")?,
-                    event,
-                }
-            }
-            "state" => DistributionEventKind::State {
-                state: row
-                    .try_get::<String, _>("event_state")?
-                    .parse::<DistributionState>()
-                    .map_err(|e| corrupt("event_state", e))?,
-                counts: serde_json::from_str(row.try_get("event_counts")?).map_err(|e| corrupt("event_counts", e))?,
-                detail: row.try_get("event_detail")?,
-                created_at: time(row, "event_created_at")?,
-            },
-            other => return Err(corrupt("event_kind", format!("{other:?} is not an event kind"))),
-        };
-        Ok(Self(DistributionEvent {
-            distribution_id: uuid(row, "event_distribution_id")?.into(),
-            sequence: narrow(row, "event_sequence")?,
-            kind,
-        }))
     }
 }

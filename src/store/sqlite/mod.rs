@@ -21,10 +21,12 @@ use crate::domain::{
     distribution::{Accepted, DistributionChange, DistributionEvent, Retry, Target, TargetJob},
 };
 
+mod distribution_events;
+mod distribution_targets;
 mod distributions;
 mod jobs;
 
-use distributions::NewEvent;
+use distribution_events::NewEvent;
 
 /// Connections in the pool; SQLite runs one writer at a time whatever the number.
 const MAX_CONNECTIONS: u32 = 8;
@@ -160,7 +162,9 @@ impl JobStore for SqliteStore {
         };
         let event = detail.map(|detail| JobEvent::of(&stored, detail));
         if let Some(event) = &event {
-            jobs::insert_event(&mut tx, event).await.map_err(StoreError::from_sqlx)?;
+            jobs::insert_event(&mut tx, event)
+                .await
+                .map_err(StoreError::from_sqlx)?;
         }
         if let (Some(id), Some(from)) = (stored.distribution_id(), previous) {
             distributions::follow_target(&mut tx, id, from, &stored, event.as_ref(), now)
@@ -271,7 +275,9 @@ impl DistributionStore for SqliteStore {
             drop(tx);
             let token = attempted.request().client_token.as_ref().map(ToString::to_string);
             let Some(token) = token else {
-                return Err(StoreError::Internal("insert of a distribution without token returned no row".into()));
+                return Err(StoreError::Internal(
+                    "insert of a distribution without token returned no row".into(),
+                ));
             };
             let existing = distributions::by_token(&self.pool, attempted.tenant(), &token)
                 .await
@@ -281,15 +287,20 @@ impl DistributionStore for SqliteStore {
         let targets: Vec<&Target> = accepted.targets.iter().map(|t| &t.target).collect();
         let recorded: Result<(), sqlx::Error> = async {
             let job_events = insert_jobs(&mut tx, accepted.targets.iter().map(|t| &t.job)).await?;
-            distributions::upsert_targets(&mut tx, &targets).await?;
+            distribution_targets::upsert_targets(&mut tx, &targets).await?;
             let mut events = vec![NewEvent::State {
                 sequence: 1,
                 distribution: &stored,
                 detail: &accepted.detail,
                 at: stored.created_at(),
             }];
-            events.extend(job_events.iter().zip(2..).map(|(event, sequence)| NewEvent::Target { sequence, event }));
-            distributions::insert_events(&mut tx, stored.id(), &events).await
+            events.extend(
+                job_events
+                    .iter()
+                    .zip(2..)
+                    .map(|(event, sequence)| NewEvent::Target { sequence, event }),
+            );
+            distribution_events::insert_events(&mut tx, stored.id(), &events).await
         }
         .await;
         recorded.map_err(StoreError::from_sqlx)?;
@@ -306,7 +317,9 @@ impl DistributionStore for SqliteStore {
     }
 
     async fn distribution_targets(&self, id: DistributionId) -> Result<Vec<TargetJob>, StoreError> {
-        distributions::targets(&self.pool, id).await.map_err(StoreError::from_sqlx)
+        distribution_targets::targets(&self.pool, id)
+            .await
+            .map_err(StoreError::from_sqlx)
     }
 
     async fn list_distributions(&self, query: &DistributionQuery) -> Result<DistributionPage, StoreError> {
@@ -323,7 +336,7 @@ impl DistributionStore for SqliteStore {
         after: u64,
         limit: u32,
     ) -> Result<Vec<DistributionEvent>, StoreError> {
-        distributions::events(&self.pool, id, after, limit)
+        distribution_events::events(&self.pool, id, after, limit)
             .await
             .map_err(StoreError::from_sqlx)
     }
@@ -344,7 +357,7 @@ impl DistributionStore for SqliteStore {
             detail: change.detail(),
             at: written.updated_at(),
         };
-        distributions::insert_events(&mut tx, id, &[event])
+        distribution_events::insert_events(&mut tx, id, &[event])
             .await
             .map_err(StoreError::from_sqlx)?;
         tx.commit().await.map_err(StoreError::from_sqlx)?;
@@ -366,7 +379,7 @@ impl DistributionStore for SqliteStore {
         let targets: Vec<&Target> = retry.retried.iter().map(|r| &r.target).collect();
         let recorded: Result<(), sqlx::Error> = async {
             let job_events = insert_jobs(&mut tx, retry.retried.iter().map(|r| &r.job)).await?;
-            distributions::upsert_targets(&mut tx, &targets).await?;
+            distribution_targets::upsert_targets(&mut tx, &targets).await?;
             let first = written.last_sequence() - job_events.len() as u64;
             let mut events = vec![NewEvent::State {
                 sequence: first,
@@ -380,7 +393,7 @@ impl DistributionStore for SqliteStore {
                     .zip(first + 1..)
                     .map(|(event, sequence)| NewEvent::Target { sequence, event }),
             );
-            distributions::insert_events(&mut tx, id, &events).await
+            distribution_events::insert_events(&mut tx, id, &events).await
         }
         .await;
         recorded.map_err(StoreError::from_sqlx)?;
@@ -402,7 +415,7 @@ impl DistributionStore for SqliteStore {
             detail,
             at: Utc::now(),
         };
-        distributions::insert_events(&mut tx, marked.id(), &[event])
+        distribution_events::insert_events(&mut tx, marked.id(), &[event])
             .await
             .map_err(StoreError::from_sqlx)?;
         tx.commit().await.map_err(StoreError::from_sqlx)?;

@@ -66,7 +66,10 @@ async fn connect(port: u16) -> DistributionServiceClient<Channel> {
         if let Ok(client) = DistributionServiceClient::connect(format!("http://127.0.0.1:{port}")).await {
             return client;
         }
-        assert!(tokio::time::Instant::now() < deadline, "amicopyd never listened on {port}");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "amicopyd never listened on {port}"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
@@ -120,7 +123,11 @@ async fn a_sigkill_during_creation_leaves_every_distribution_whole_or_absent() {
                 let request = distribution(&format!("crash-{creator}-{i}"), "ami-0a1b2c3d4e5f60001", many_regions());
                 match client.create_distribution(request).await {
                     Ok(response) => {
-                        let id = response.into_inner().distribution.expect("distribution").distribution_id;
+                        let id = response
+                            .into_inner()
+                            .distribution
+                            .expect("distribution")
+                            .distribution_id;
                         acknowledged.lock().unwrap().push(id);
                     }
                     Err(_) => return,
@@ -132,13 +139,20 @@ async fn a_sigkill_during_creation_leaves_every_distribution_whole_or_absent() {
     kill(&mut first).await;
     while creators.join_next().await.is_some() {}
     let acknowledged = acknowledged.lock().unwrap().clone();
-    assert!(!acknowledged.is_empty(), "some distributions were created before the kill");
+    assert!(
+        !acknowledged.is_empty(),
+        "some distributions were created before the kill"
+    );
 
     let mut second = spawn_amicopyd(port, &database_url, &flags, Vec::new());
     connect(port).await;
-    let store = store::connect(Some(&database_url), std::env::temp_dir().as_path(), Duration::from_secs(20))
-        .await
-        .expect("the store opens");
+    let store = store::connect(
+        Some(&database_url),
+        std::env::temp_dir().as_path(),
+        Duration::from_secs(20),
+    )
+    .await
+    .expect("the store opens");
     let mut ids = HashSet::new();
     let mut expected_jobs = 0;
     let page = store
@@ -166,8 +180,15 @@ async fn a_sigkill_during_creation_leaves_every_distribution_whole_or_absent() {
         );
     }
     let jobs = all_jobs(&*store).await;
-    assert_eq!(jobs.len(), expected_jobs, "no job without its distribution, none doubled");
-    assert!(jobs.iter().all(|job| job.distribution_id().is_some_and(|id| ids.contains(&id))));
+    assert_eq!(
+        jobs.len(),
+        expected_jobs,
+        "no job without its distribution, none doubled"
+    );
+    assert!(
+        jobs.iter()
+            .all(|job| job.distribution_id().is_some_and(|id| ids.contains(&id)))
+    );
 
     kill(&mut second).await;
     drop(store);
@@ -217,7 +238,10 @@ async fn a_sigkill_during_the_run_loses_no_target_and_copies_none_twice() {
     let mut ids = Vec::new();
     for i in 0..3 {
         let request = distribution(&format!("run-crash-{i}"), &source, regions.clone());
-        let created = client.create_distribution(request).await.expect("created before the kill");
+        let created = client
+            .create_distribution(request)
+            .await
+            .expect("created before the kill");
         ids.push(created.into_inner().distribution.unwrap().distribution_id);
     }
     tokio::time::sleep(Duration::from_millis(400)).await;
@@ -256,17 +280,32 @@ async fn a_sigkill_during_the_run_loses_no_target_and_copies_none_twice() {
                 done.insert(id.clone(), distribution);
             }
         }
-        assert!(tokio::time::Instant::now() < deadline, "distributions never ended: {done:#?}");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "distributions never ended: {done:#?}"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     for distribution in done.values() {
-        assert_eq!(distribution.state, DistributionState::Succeeded as i32, "{distribution:#?}");
+        assert_eq!(
+            distribution.state,
+            DistributionState::Succeeded as i32,
+            "{distribution:#?}"
+        );
         assert_eq!(distribution.targets.len(), 4, "no target lost or doubled");
         for target in &distribution.targets {
             let region = Region::parse(&target.region).unwrap();
-            let images = ec2.find_images_by_name(&region, &target.name).await.expect("find images");
+            let images = ec2
+                .find_images_by_name(&region, &target.name)
+                .await
+                .expect("find images");
             let found: Vec<&str> = images.iter().map(|image| image.image_id.as_str()).collect();
-            assert_eq!(found, vec![target.image_id.as_str()], "exactly one AMI for {}", target.name);
+            assert_eq!(
+                found,
+                vec![target.image_id.as_str()],
+                "exactly one AMI for {}",
+                target.name
+            );
         }
     }
     kill(&mut second).await;

@@ -64,11 +64,20 @@ async fn six_targets_succeed_with_their_finishing_steps_and_one_watch_sees_it_al
     assert_eq!(created.targets.len(), 6);
     assert_eq!(created.targets[4].name, format!("golden-eu-west-1-{TEAM}"));
     assert_eq!(created.targets[0].name, format!("golden-us-west-2-{}", super::OWN));
-    assert!(created.targets.iter().all(|t| job_state(t) == CopyJobState::Queued && t.generation == 1));
+    assert!(
+        created
+            .targets
+            .iter()
+            .all(|t| job_state(t) == CopyJobState::Queued && t.generation == 1)
+    );
 
     let events = world.watch(&created.distribution_id, 0).await;
     let sequences: Vec<u64> = events.iter().map(|e| e.sequence).collect();
-    assert_eq!(sequences, (1..=events.len() as u64).collect::<Vec<_>>(), "no gaps, no repeats");
+    assert_eq!(
+        sequences,
+        (1..=events.len() as u64).collect::<Vec<_>>(),
+        "no gaps, no repeats"
+    );
     let states = state_changes(&events);
     assert_eq!(states.first().unwrap().0, DistributionState::Running);
     assert_eq!(
@@ -87,7 +96,11 @@ async fn six_targets_succeed_with_their_finishing_steps_and_one_watch_sees_it_al
             _ => None,
         })
         .collect();
-    assert_eq!(available.len(), 6, "each target's AVAILABLE, tagged with its place: {available:?}");
+    assert_eq!(
+        available.len(),
+        6,
+        "each target's AVAILABLE, tagged with its place: {available:?}"
+    );
 
     let done = world.get(&created.distribution_id).await;
     assert_eq!(done.state, DistributionState::Succeeded as i32);
@@ -99,20 +112,41 @@ async fn six_targets_succeed_with_their_finishing_steps_and_one_watch_sees_it_al
         let image = world.sim.image(&region, &target.image_id).expect("the image exists");
         assert_eq!(image.owner_id, owner(target));
         assert_eq!(image.name, target.name);
-        assert!(image.launch_permissions.user_ids.iter().any(|id| id.as_str() == PARTNER));
+        assert!(
+            image
+                .launch_permissions
+                .user_ids
+                .iter()
+                .any(|id| id.as_str() == PARTNER)
+        );
         assert!(image.deprecation_time.is_some(), "deprecated: {image:?}");
         let view = world.sim.as_account(&AccountId::parse(owner(target)).unwrap());
         for snapshot in &image.snapshots {
-            let shared = view.create_volume_permissions(&region, &snapshot.snapshot_id).await.unwrap();
+            let shared = view
+                .create_volume_permissions(&region, &snapshot.snapshot_id)
+                .await
+                .unwrap();
             assert!(shared.user_ids.iter().any(|id| id.as_str() == PARTNER));
         }
         let job = world.server.job(&target.job_id).await;
-        assert_eq!(job.distribution_id, done.distribution_id, "the job names its distribution");
+        assert_eq!(
+            job.distribution_id, done.distribution_id,
+            "the job names its distribution"
+        );
     }
 
     let resumed = world.watch(&created.distribution_id, 5).await;
-    assert_eq!(resumed, events[5..].to_vec(), "a resumed watch goes on where it stopped");
-    assert!(world.watch(&created.distribution_id, done.last_sequence).await.is_empty());
+    assert_eq!(
+        resumed,
+        events[5..].to_vec(),
+        "a resumed watch goes on where it stopped"
+    );
+    assert!(
+        world
+            .watch(&created.distribution_id, done.last_sequence)
+            .await
+            .is_empty()
+    );
     world.stop().await;
 }
 
@@ -132,7 +166,10 @@ async fn a_missing_kms_key_fails_one_target_and_a_retry_after_the_fix_touches_on
     let counts = partial.counts.as_ref().unwrap();
     assert_eq!((counts.available, counts.failed), (5, 1));
     let failed = &partial.targets[4];
-    assert_eq!((failed.account_id.as_str(), failed.region.as_str()), (TEAM, "eu-west-1"));
+    assert_eq!(
+        (failed.account_id.as_str(), failed.region.as_str()),
+        (TEAM, "eu-west-1")
+    );
     assert_eq!(job_state(failed), CopyJobState::Failed);
     assert_eq!(failed.failure_code, "InvalidKMSKey.NotFound");
     assert!(
@@ -173,7 +210,11 @@ async fn a_missing_kms_key_fails_one_target_and_a_retry_after_the_fix_touches_on
     assert_eq!(images.len(), 1, "one image for the retried target: {images:?}");
     assert_eq!(images[0].image_id, succeeded.targets[4].image_id);
     let old_job = world.server.job(&failed.job_id).await;
-    assert_eq!(old_job.state, CopyJobState::Failed as i32, "the first job stays as history");
+    assert_eq!(
+        old_job.state,
+        CopyJobState::Failed as i32,
+        "the first job stays as history"
+    );
 
     let again = world
         .client
@@ -225,10 +266,16 @@ async fn a_roll_back_deregisters_every_image_with_its_snapshots(database: Databa
     assert_eq!(order.first(), Some(&DistributionState::Running));
     assert_eq!(order.last(), Some(&DistributionState::RolledBack));
     assert!(order.contains(&DistributionState::RollingBack));
-    let steps: Vec<&String> = states.iter().map(|(_, d)| d).filter(|d| d.starts_with("rolled back: ")).collect();
+    let steps: Vec<&String> = states
+        .iter()
+        .map(|(_, d)| d)
+        .filter(|d| d.starts_with("rolled back: "))
+        .collect();
     assert!(!steps.is_empty(), "each target's roll-back is told: {states:?}");
     assert!(
-        steps.iter().any(|d| d.contains(&failed.image_id) && d.contains("snapshots")),
+        steps
+            .iter()
+            .any(|d| d.contains(&failed.image_id) && d.contains("snapshots")),
         "{steps:?}"
     );
 
@@ -263,7 +310,11 @@ async fn a_cancel_in_the_middle_stops_every_target_that_has_not_ended(database: 
         .distribution
         .unwrap();
     assert!(
-        [DistributionState::Cancelling as i32, DistributionState::Cancelled as i32].contains(&cancelling.state),
+        [
+            DistributionState::Cancelling as i32,
+            DistributionState::Cancelled as i32
+        ]
+        .contains(&cancelling.state),
         "{cancelling:?}"
     );
     let cancelled = world

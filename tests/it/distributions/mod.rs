@@ -212,7 +212,11 @@ pub fn request(name: &str, regions: &[&str]) -> proto::CreateDistributionRequest
 
 /// The account a target's image belongs to.
 pub fn owner(target: &proto::TargetStatus) -> &str {
-    if target.account_id.is_empty() { OWN } else { &target.account_id }
+    if target.account_id.is_empty() {
+        OWN
+    } else {
+        &target.account_id
+    }
 }
 
 /// The state changes of a watch, in order.

@@ -112,12 +112,16 @@ fn account_of(backends: &dyn Backends, target: &proto::TargetStatus) -> Arc<dyn 
     if target.account_id.is_empty() {
         backends.own()
     } else {
-        backends.for_account(&AccountId::parse(&target.account_id).unwrap()).unwrap()
+        backends
+            .for_account(&AccountId::parse(&target.account_id).unwrap())
+            .unwrap()
     }
 }
 
 async fn a_distribution_through_the_sdk_succeeds_in_both_accounts_with_its_permissions(database: Database) {
-    let Some((moto, backends, mut server, storage)) = start(database).await else { return };
+    let Some((moto, backends, mut server, storage)) = start(database).await else {
+        return;
+    };
     let mut request = request(&moto, "sdk-golden").await;
     request.launch_permissions = Some(proto::LaunchPermissions {
         user_ids: vec![PARTNER.to_owned()],
@@ -135,7 +139,10 @@ async fn a_distribution_through_the_sdk_succeeds_in_both_accounts_with_its_permi
         let backend = account_of(&*backends, target);
         let region = Region::parse(&target.region).unwrap();
         let launch = backend.launch_permissions(&region, &target.image_id).await.unwrap();
-        assert!(launch.user_ids.iter().any(|id| id.as_str() == PARTNER), "{target:?}: {launch:?}");
+        assert!(
+            launch.user_ids.iter().any(|id| id.as_str() == PARTNER),
+            "{target:?}: {launch:?}"
+        );
         let job = server.job(&target.job_id).await;
         assert!(!job.snapshot_ids.is_empty());
         for snapshot in &job.snapshot_ids {
@@ -148,7 +155,9 @@ async fn a_distribution_through_the_sdk_succeeds_in_both_accounts_with_its_permi
 }
 
 async fn a_roll_back_through_the_sdk_deregisters_every_image(database: Database) {
-    let Some((moto, backends, server, storage)) = start(database).await else { return };
+    let Some((moto, backends, server, storage)) = start(database).await else {
+        return;
+    };
     let mut request = request(&moto, "sdk-rolled").await;
     request.failure_policy = FailurePolicy::RollBack as i32;
     request.encrypted = Some(true);

@@ -41,7 +41,11 @@ async fn every_problem_comes_back_at_once_with_the_distributions_field_paths(dat
     }];
     let status = world.create(bad).await.unwrap_err();
     assert_eq!(status.code(), Code::InvalidArgument);
-    assert!(status.message().starts_with("invalid CreateDistribution request"), "{}", status.message());
+    assert!(
+        status.message().starts_with("invalid CreateDistribution request"),
+        "{}",
+        status.message()
+    );
     let violations = status.get_details_bad_request().expect("BadRequest").field_violations;
     let fields: Vec<&str> = violations.iter().map(|v| v.field.as_str()).collect();
     assert_eq!(
@@ -55,10 +59,16 @@ async fn every_problem_comes_back_at_once_with_the_distributions_field_paths(dat
         "{violations:#?}"
     );
     let duplicate = &violations[2].description;
-    assert!(duplicate.contains("eu-west-1") && duplicate.contains(TEAM), "{duplicate}");
+    assert!(
+        duplicate.contains("eu-west-1") && duplicate.contains(TEAM),
+        "{duplicate}"
+    );
     let info = status.get_details_error_info().unwrap();
     assert_eq!(info.metadata["targets[2].regions[0]"], "InvalidParameterCombination");
-    assert_eq!(info.metadata["targets[2].kms_key_ids[us-east-2]"], "InvalidParameterValue");
+    assert_eq!(
+        info.metadata["targets[2].kms_key_ids[us-east-2]"],
+        "InvalidParameterValue"
+    );
     assert!(list(&mut world).await.is_empty(), "an invalid request records nothing");
     world.stop().await;
 }
@@ -179,7 +189,10 @@ async fn six_hundred_targets_are_accepted_in_one_call_and_every_one_exists(datab
     for target in &got.targets {
         let job = world.server.job(&target.job_id).await;
         assert_eq!(job.distribution_id, created.distribution_id);
-        assert_eq!((job.destination_account_id.as_str(), job.destination_region.as_str()), (target.account_id.as_str(), target.region.as_str()));
+        assert_eq!(
+            (job.destination_account_id.as_str(), job.destination_region.as_str()),
+            (target.account_id.as_str(), target.region.as_str())
+        );
     }
     world.stop().await;
 }
@@ -248,8 +261,14 @@ async fn distribution_ids_and_pages_are_checked(database: Database) {
         .await
         .unwrap()
         .into_inner();
-    assert_eq!(page.distributions[0].distribution_id, second.distribution_id, "newest first");
-    assert!(page.distributions[0].targets.is_empty(), "a list leaves the targets out");
+    assert_eq!(
+        page.distributions[0].distribution_id, second.distribution_id,
+        "newest first"
+    );
+    assert!(
+        page.distributions[0].targets.is_empty(),
+        "a list leaves the targets out"
+    );
     let next = world
         .client
         .list_distributions(proto::ListDistributionsRequest {

@@ -77,7 +77,10 @@ async fn move_job(store: &dyn JobStore, job: &Job, state: JobState) -> Job {
             j.image_id = Some("ami-0123456789abcdef0".to_owned());
         }
     });
-    store.update_job(&moved, Some(&format!("now {state}"))).await.expect("job moved")
+    store
+        .update_job(&moved, Some(&format!("now {state}")))
+        .await
+        .expect("job moved")
 }
 
 async fn jobs_of(store: &dyn JobStore, id: DistributionId) -> Vec<Job> {
@@ -108,7 +111,10 @@ async fn a_distribution_is_recorded_with_a_job_and_an_event_per_target(h: &Harne
     let accepted = accept("acme", six("golden"), now());
     let stored = create(store, &accepted).await;
     assert_eq!(stored, accepted.distribution, "recorded as accepted");
-    assert_eq!(store.get_tenant_distribution("acme", stored.id()).await.unwrap(), stored);
+    assert_eq!(
+        store.get_tenant_distribution("acme", stored.id()).await.unwrap(),
+        stored
+    );
     assert!(matches!(
         store.get_tenant_distribution("globex", stored.id()).await,
         Err(StoreError::DistributionNotFound(_))
@@ -127,7 +133,10 @@ async fn a_distribution_is_recorded_with_a_job_and_an_event_per_target(h: &Harne
     let events = store.list_distribution_events(stored.id(), 0, 100).await.unwrap();
     let sequences: Vec<u64> = events.iter().map(|e| e.sequence).collect();
     assert_eq!(sequences, (1..=7).collect::<Vec<_>>());
-    let DistributionEventKind::State { state, counts, detail, .. } = &events[0].kind else {
+    let DistributionEventKind::State {
+        state, counts, detail, ..
+    } = &events[0].kind
+    else {
         panic!("the first event is the state: {:?}", events[0]);
     };
     assert_eq!((*state, counts.queued), (DistributionState::Running, 6));
@@ -137,7 +146,10 @@ async fn a_distribution_is_recorded_with_a_job_and_an_event_per_target(h: &Harne
     };
     assert_eq!(account.as_ref().map(ToString::to_string).as_deref(), Some(TEAM));
     assert_eq!(region.as_str(), "eu-central-1");
-    assert_eq!((event.job_id, event.sequence, event.state), (targets[5].job.id(), 1, JobState::Queued));
+    assert_eq!(
+        (event.job_id, event.sequence, event.state),
+        (targets[5].job.id(), 1, JobState::Queued)
+    );
     assert_eq!(
         store.list_distribution_events(stored.id(), 5, 100).await.unwrap().len(),
         2,
@@ -149,7 +161,9 @@ async fn six_hundred_targets_are_recorded_in_one_call_and_every_one_exists(h: &H
     let store = &*h.store;
     let regions: Vec<String> = (1..=30).map(|i| format!("ap-test-{i}")).collect();
     let regions: Vec<&str> = regions.iter().map(String::as_str).collect();
-    let targets = (0..20).map(|a| target(&format!("{:012}", 100_000 + a), &regions)).collect();
+    let targets = (0..20)
+        .map(|a| target(&format!("{:012}", 100_000 + a), &regions))
+        .collect();
     let accepted = accept("acme", input("wide", targets), now());
     let started = Instant::now();
     let stored = create(store, &accepted).await;
@@ -163,7 +177,12 @@ async fn six_hundred_targets_are_recorded_in_one_call_and_every_one_exists(h: &H
     assert_eq!(recorded.len(), 600);
     let places: HashSet<(String, String)> = recorded
         .iter()
-        .map(|t| (t.target.account.as_ref().unwrap().to_string(), t.target.region.to_string()))
+        .map(|t| {
+            (
+                t.target.account.as_ref().unwrap().to_string(),
+                t.target.region.to_string(),
+            )
+        })
         .collect();
     assert_eq!(places.len(), 600, "every (account, Region) once");
     for target in &recorded {
@@ -173,7 +192,11 @@ async fn six_hundred_targets_are_recorded_in_one_call_and_every_one_exists(h: &H
     }
     assert_eq!(stored.last_sequence(), 601);
     assert_eq!(
-        store.list_distribution_events(stored.id(), 0, 1000).await.unwrap().len(),
+        store
+            .list_distribution_events(stored.id(), 0, 1000)
+            .await
+            .unwrap()
+            .len(),
         601
     );
 }
@@ -183,7 +206,10 @@ async fn the_same_token_returns_the_distribution_and_another_request_mismatches(
     let mut with_token = six("tokened");
     with_token.client_token = "dist-token-1".into();
     let first = create(store, &accept("acme", with_token.clone(), now())).await;
-    match store.create_distribution(&accept("acme", with_token.clone(), now())).await {
+    match store
+        .create_distribution(&accept("acme", with_token.clone(), now()))
+        .await
+    {
         Ok(CreatedDistribution::Existing(existing)) => assert_eq!(existing, first),
         other => panic!("expected the first distribution, got {other:?}"),
     }
@@ -222,7 +248,10 @@ async fn a_creation_that_fails_part_way_records_nothing(h: &Harness) {
         store.get_distribution_any_tenant(accepted.distribution.id()).await,
         Err(StoreError::DistributionNotFound(_))
     ));
-    assert!(store.list_jobs(&query("acme")).await.unwrap().jobs.is_empty(), "no job left behind");
+    assert!(
+        store.list_jobs(&query("acme")).await.unwrap().jobs.is_empty(),
+        "no job left behind"
+    );
     let page = store
         .list_distributions(&DistributionQuery {
             tenant: "acme".into(),
@@ -243,7 +272,10 @@ async fn target_moves_adjust_the_counts_and_the_last_one_ends_the_distribution(h
     assert_eq!((counts.queued, counts.copying), (5, 1));
     // An event without a state change: a target event, the counts unchanged.
     let progressed = store
-        .update_job(&edited(&copying, |j| j.progress_percent = Some(40)), Some("copying: 40%"))
+        .update_job(
+            &edited(&copying, |j| j.progress_percent = Some(40)),
+            Some("copying: 40%"),
+        )
         .await
         .unwrap();
     let now_at = store.get_distribution_any_tenant(stored.id()).await.unwrap();
@@ -253,7 +285,14 @@ async fn target_moves_adjust_the_counts_and_the_last_one_ends_the_distribution(h
         .update_job(&edited(&jobs[1], |j| j.next_attempt_at = secs(now(), 5)), None)
         .await
         .unwrap();
-    assert_eq!(store.get_distribution_any_tenant(stored.id()).await.unwrap().last_sequence(), 9);
+    assert_eq!(
+        store
+            .get_distribution_any_tenant(stored.id())
+            .await
+            .unwrap()
+            .last_sequence(),
+        9
+    );
 
     move_job(store, &progressed, JobState::Available).await;
     for job in &jobs[2..] {
@@ -271,7 +310,10 @@ async fn target_moves_adjust_the_counts_and_the_last_one_ends_the_distribution(h
     let states = state_events(store, stored.id()).await;
     assert_eq!(states.len(), 2);
     let (sequence, state, detail) = &states[1];
-    assert_eq!((*sequence, *state), (ended.last_sequence(), DistributionState::PartiallySucceeded));
+    assert_eq!(
+        (*sequence, *state),
+        (ended.last_sequence(), DistributionState::PartiallySucceeded)
+    );
     assert!(detail.contains("5 AVAILABLE, 1 FAILED"), "{detail}");
     let events = store.list_distribution_events(stored.id(), 0, 100).await.unwrap();
     let sequences: Vec<u64> = events.iter().map(|e| e.sequence).collect();
@@ -282,7 +324,11 @@ async fn concurrent_target_moves_keep_counts_and_sequences_exact(h: &Harness) {
     let store = &h.store;
     let regions: Vec<String> = (1..=20).map(|i| format!("ap-test-{i}")).collect();
     let regions: Vec<&str> = regions.iter().map(String::as_str).collect();
-    let stored = create(&**store, &accept("acme", input("raced", vec![target("", &regions)]), now())).await;
+    let stored = create(
+        &**store,
+        &accept("acme", input("raced", vec![target("", &regions)]), now()),
+    )
+    .await;
     let jobs = jobs_of(&**store, stored.id()).await;
     let mut tasks = tokio::task::JoinSet::new();
     for job in jobs {
@@ -298,7 +344,11 @@ async fn concurrent_target_moves_keep_counts_and_sequences_exact(h: &Harness) {
     let ended = store.get_distribution_any_tenant(stored.id()).await.unwrap();
     assert_eq!(ended.state(), DistributionState::Succeeded);
     assert_eq!(ended.counts().available, 20);
-    assert_eq!(ended.last_sequence(), 1 + 20 + 40 + 1, "accepted, first events, two moves each, the end");
+    assert_eq!(
+        ended.last_sequence(),
+        1 + 20 + 40 + 1,
+        "accepted, first events, two moves each, the end"
+    );
     let events = store.list_distribution_events(stored.id(), 0, 1000).await.unwrap();
     let sequences: Vec<u64> = events.iter().map(|e| e.sequence).collect();
     assert_eq!(sequences, (1..=ended.last_sequence()).collect::<Vec<_>>());
@@ -316,32 +366,55 @@ async fn a_failed_target_under_roll_back_puts_the_distribution_in_the_engines_ha
         lease_until: secs(at, 30),
         limit: 10,
     };
-    assert!(store.claim_distributions(&claim(now())).await.unwrap().is_empty(), "running: nothing to do");
+    assert!(
+        store.claim_distributions(&claim(now())).await.unwrap().is_empty(),
+        "running: nothing to do"
+    );
     let jobs = jobs_of(store, stored.id()).await;
     move_job(store, &jobs[3], JobState::Failed).await;
     let rolling = store.get_distribution_any_tenant(stored.id()).await.unwrap();
     assert_eq!(rolling.state(), DistributionState::RollingBack);
     let (_, _, detail) = state_events(store, stored.id()).await.pop().unwrap();
-    assert!(detail.contains(&format!("{TEAM}/us-west-2")), "names the failed target: {detail}");
+    assert!(
+        detail.contains(&format!("{TEAM}/us-west-2")),
+        "names the failed target: {detail}"
+    );
     let due = rolling.next_action_at().expect("due for the engine");
     let claimed = store.claim_distributions(&claim(secs(due, 1))).await.unwrap();
-    assert_eq!(claimed.iter().map(Distribution::id).collect::<Vec<_>>(), vec![stored.id()]);
+    assert_eq!(
+        claimed.iter().map(Distribution::id).collect::<Vec<_>>(),
+        vec![stored.id()]
+    );
     let other = DistributionClaim {
         owner: "replica-b".into(),
         ..claim(secs(due, 1))
     };
-    assert!(store.claim_distributions(&other).await.unwrap().is_empty(), "held by replica-a");
+    assert!(
+        store.claim_distributions(&other).await.unwrap().is_empty(),
+        "held by replica-a"
+    );
     store
         .defer_distribution(stored.id(), "replica-a", secs(due, 100))
         .await
         .unwrap();
-    assert!(store.claim_distributions(&claim(secs(due, 50))).await.unwrap().is_empty(), "put off");
+    assert!(
+        store
+            .claim_distributions(&claim(secs(due, 50)))
+            .await
+            .unwrap()
+            .is_empty(),
+        "put off"
+    );
     assert_eq!(store.claim_distributions(&other.clone()).await.unwrap().len(), 0);
     let later = DistributionClaim {
         now: secs(due, 101),
         ..other
     };
-    assert_eq!(store.claim_distributions(&later).await.unwrap().len(), 1, "released and due again");
+    assert_eq!(
+        store.claim_distributions(&later).await.unwrap().len(),
+        1,
+        "released and due again"
+    );
 }
 
 async fn a_retry_replaces_only_the_failed_and_cancelled_jobs(h: &Harness) {
@@ -363,8 +436,15 @@ async fn a_retry_replaces_only_the_failed_and_cancelled_jobs(h: &Harness) {
     let running = store.retry_distribution(&retry).await.unwrap();
     assert_eq!(running.state(), DistributionState::Running);
     let counts = running.counts();
-    assert_eq!((counts.queued, counts.available, counts.failed, counts.cancelled), (2, 4, 0, 0));
-    assert_eq!(running.last_sequence(), partial.last_sequence() + 3, "a state event and a job event each");
+    assert_eq!(
+        (counts.queued, counts.available, counts.failed, counts.cancelled),
+        (2, 4, 0, 0)
+    );
+    assert_eq!(
+        running.last_sequence(),
+        partial.last_sequence() + 3,
+        "a state event and a job event each"
+    );
 
     let after = store.distribution_targets(stored.id()).await.unwrap();
     for (before, now_) in targets.iter().zip(&after) {
@@ -379,15 +459,26 @@ async fn a_retry_replaces_only_the_failed_and_cancelled_jobs(h: &Harness) {
         }
     }
     assert!(
-        matches!(store.retry_distribution(&retry).await, Err(StoreError::DistributionConflict(_))),
+        matches!(
+            store.retry_distribution(&retry).await,
+            Err(StoreError::DistributionConflict(_))
+        ),
         "the same retry twice"
     );
     let events = store
         .list_distribution_events(stored.id(), partial.last_sequence(), 10)
         .await
         .unwrap();
-    assert!(matches!(&events[0].kind, DistributionEventKind::State { state: DistributionState::Running, .. }));
-    assert!(matches!(&events[2].kind, DistributionEventKind::Target { event, .. } if event.job_id == after[4].job.id()));
+    assert!(matches!(
+        &events[0].kind,
+        DistributionEventKind::State {
+            state: DistributionState::Running,
+            ..
+        }
+    ));
+    assert!(
+        matches!(&events[2].kind, DistributionEventKind::Target { event, .. } if event.job_id == after[4].job.id())
+    );
 }
 
 async fn a_state_change_computed_from_a_stale_version_conflicts(h: &Harness) {
@@ -404,7 +495,10 @@ async fn a_state_change_computed_from_a_stale_version_conflicts(h: &Harness) {
     ));
     let fresh = store.get_distribution_any_tenant(stored.id()).await.unwrap();
     assert_eq!(fresh.state(), DistributionState::Succeeded);
-    assert!(fresh.request_cancel(now()).is_err(), "read again, the cancel is refused");
+    assert!(
+        fresh.request_cancel(now()).is_err(),
+        "read again, the cancel is refused"
+    );
 
     let other = create(store, &accept("acme", six("cancelling"), now())).await;
     let cancelling = store
@@ -426,7 +520,12 @@ async fn a_target_is_marked_rolled_back_once(h: &Harness) {
     let stored = create(store, &accept("acme", six("marked"), now())).await;
     let targets = store.distribution_targets(stored.id()).await.unwrap();
     let target = &targets[2].target;
-    assert!(store.mark_rolled_back(target, "rolled back: deregistered ami-1").await.unwrap());
+    assert!(
+        store
+            .mark_rolled_back(target, "rolled back: deregistered ami-1")
+            .await
+            .unwrap()
+    );
     assert!(!store.mark_rolled_back(target, "rolled back again").await.unwrap());
     let after = store.distribution_targets(stored.id()).await.unwrap();
     assert!(after[2].target.rolled_back);
@@ -472,5 +571,8 @@ async fn distributions_are_listed_newest_first_by_state_and_page(h: &Harness) {
         .list_distributions(&page(10, None, vec![DistributionState::Cancelling]))
         .await
         .unwrap();
-    assert_eq!(filtered.distributions.iter().map(Distribution::id).collect::<Vec<_>>(), vec![ids[1]]);
+    assert_eq!(
+        filtered.distributions.iter().map(Distribution::id).collect::<Vec<_>>(),
+        vec![ids[1]]
+    );
 }
