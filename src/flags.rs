@@ -40,6 +40,28 @@ pub fn positive(text: &str) -> Result<f64, String> {
     }
 }
 
+/// A share between 0 and 1, both included: a probability or a fraction of calls.
+pub fn share(text: &str) -> Result<f64, String> {
+    let value = number(text)?;
+    if (0.0..=1.0).contains(&value) {
+        Ok(value)
+    } else {
+        Err(format!("{text:?} must be between 0 and 1"))
+    }
+}
+
+/// An `http://` or `https://` URL with a host, such as an endpoint to call instead of AWS's.
+pub fn http_url(text: &str) -> Result<String, String> {
+    let rest = text
+        .strip_prefix("https://")
+        .or_else(|| text.strip_prefix("http://"))
+        .ok_or_else(|| format!("{text:?} must start with http:// or https://"))?;
+    if rest.is_empty() || rest.starts_with('/') || rest.contains(char::is_whitespace) {
+        return Err(format!("{text:?} must name a host, such as http://127.0.0.1:5000"));
+    }
+    Ok(text.to_owned())
+}
+
 /// A whole number greater than zero.
 pub fn positive_count(text: &str) -> Result<u32, String> {
     match text.trim().parse::<u32>() {
@@ -80,6 +102,15 @@ mod tests {
         assert!(positive_count("0").is_err());
         assert!(positive_count("-3").is_err());
         assert_eq!(positive_count("7"), Ok(7));
+        assert_eq!(share("0.5"), Ok(0.5));
+        assert!(share("1.5").is_err() && share("-0.1").is_err());
+        assert_eq!(
+            http_url("http://127.0.0.1:5000").as_deref(),
+            Ok("http://127.0.0.1:5000")
+        );
+        for bad in ["127.0.0.1:5000", "ftp://host", "http://", "http:///path", "https://a b"] {
+            assert!(http_url(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -20,7 +20,8 @@ pub struct UnknownAccount {
 
 /// Every account's view of EC2. Implementations: [`super::ec2::SdkBackends`] (a role assumed in
 /// each account), [`super::sim::SimBackends`] (every account in one simulated world) and
-/// [`crate::metrics::backend::MeteredBackends`] (counts the calls of another).
+/// `metrics::backend::MeteredBackends` (counts the calls of another; it depends on this trait,
+/// not the other way round).
 #[async_trait]
 pub trait Backends: Send + Sync + 'static {
     /// The service's own account: where a copy goes when a request names no account.

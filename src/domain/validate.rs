@@ -174,7 +174,7 @@ impl CopyRequest {
         );
         let tag_specifications = tags::check_tag_specifications(&mut v, &input.tag_specifications);
         let destination_account = sharing::check_destination_account(&mut v, &input.destination_account_id);
-        let launch_permissions = sharing::check_launch_permissions(&mut v, &input.launch_permissions);
+        let launch_permissions = sharing::check_launch_permissions(&mut v, &input.launch_permissions, input.encrypted);
         let snapshot_user_ids = sharing::check_snapshot_users(&mut v, &input.snapshot_user_ids);
         let deprecate_at =
             sharing::check_deprecate_time(&mut v, input.deprecate_time, input.launch_permissions.public, now);

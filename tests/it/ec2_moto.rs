@@ -354,7 +354,7 @@ async fn unreachable_endpoint_is_a_retryable_transport_error_with_unknown_outcom
     let settings = amicopy::backend::ec2::Ec2Settings {
         assume_role_arn: None,
         ec2_endpoint_url: Some(format!("http://127.0.0.1:{closed_port}")),
-        ec2_timeout_seconds: 5.0,
+        ec2_timeout: std::time::Duration::from_secs(5),
     };
     let backend = SdkBackend::from_sdk_config(test_sdk_config(), &settings);
 

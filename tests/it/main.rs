@@ -8,6 +8,8 @@
 
 mod support;
 
+mod accounts;
+mod accounts_binary;
 mod adoption;
 mod api;
 mod auth;

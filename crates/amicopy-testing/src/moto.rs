@@ -95,7 +95,7 @@ impl MotoServer {
         Ec2Settings {
             assume_role_arn: None,
             ec2_endpoint_url: Some(self.endpoint_url()),
-            ec2_timeout_seconds: 10.0,
+            ec2_timeout: std::time::Duration::from_secs(10),
         }
     }
 
@@ -138,13 +138,25 @@ impl MotoServer {
     /// static credentials, a Region (so aws-config does not ask instance metadata), instance
     /// metadata off, and the backend flags as environment variables.
     pub fn amicopyd_env(&self) -> Vec<(&'static str, String)> {
+        let mut env = self.aws_env();
+        env.retain(|(name, _)| *name != "AWS_ENDPOINT_URL");
+        env.extend([
+            ("AMICOPY_BACKEND", "ec2".to_owned()),
+            ("AMICOPY_EC2_ENDPOINT_URL", self.endpoint_url()),
+        ]);
+        env
+    }
+
+    /// The AWS SDK's own standard settings for this moto, and nothing of amicopy's: test
+    /// credentials, the Region, no instance metadata, and `AWS_ENDPOINT_URL`, which every SDK
+    /// client (EC2, STS, KMS) honours.
+    pub fn aws_env(&self) -> Vec<(&'static str, String)> {
         vec![
             ("AWS_ACCESS_KEY_ID", TEST_ACCESS_KEY.to_owned()),
             ("AWS_SECRET_ACCESS_KEY", TEST_SECRET_KEY.to_owned()),
             ("AWS_REGION", TEST_REGION.to_owned()),
             ("AWS_EC2_METADATA_DISABLED", "true".to_owned()),
-            ("AMICOPY_BACKEND", "ec2".to_owned()),
-            ("AMICOPY_EC2_ENDPOINT_URL", self.endpoint_url()),
+            ("AWS_ENDPOINT_URL", self.endpoint_url()),
         ]
     }
 

@@ -203,7 +203,7 @@ mod tests {
         Ec2Settings {
             assume_role_arn: None,
             ec2_endpoint_url: None,
-            ec2_timeout_seconds: 5.0,
+            ec2_timeout: std::time::Duration::from_secs(5),
         }
     }
 

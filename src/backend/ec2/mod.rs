@@ -43,31 +43,18 @@ pub struct Ec2Settings {
 
     /// EC2 endpoint to call instead of AWS's, in every Region and account: an emulator such as
     /// moto, or a VPC endpoint. STS and KMS follow the SDK's AWS_ENDPOINT_URL[_STS|_KMS].
-    #[arg(long, env = "AMICOPY_EC2_ENDPOINT_URL")]
+    #[arg(long, env = "AMICOPY_EC2_ENDPOINT_URL", value_parser = crate::flags::http_url)]
     pub ec2_endpoint_url: Option<String>,
 
     /// Seconds one EC2 call may take before it counts as a retryable timeout whose outcome is
     /// unknown.
-    #[arg(long, env = "AMICOPY_EC2_TIMEOUT_SECONDS", default_value_t = 30.0)]
-    pub ec2_timeout_seconds: f64,
-}
-
-impl Ec2Settings {
-    /// The operation timeout, if the setting is a positive number of seconds.
-    fn timeout(&self) -> Result<Duration, Ec2SetupError> {
-        Duration::try_from_secs_f64(self.ec2_timeout_seconds)
-            .ok()
-            .filter(|timeout| !timeout.is_zero())
-            .ok_or(Ec2SetupError::Timeout(self.ec2_timeout_seconds))
-    }
+    #[arg(value_name = "SECONDS", long = "ec2-timeout-seconds", env = "AMICOPY_EC2_TIMEOUT_SECONDS", default_value = "30", value_parser = crate::flags::positive_seconds, allow_negative_numbers = true)]
+    pub ec2_timeout: Duration,
 }
 
 /// Why the EC2 backend could not be set up.
 #[derive(Debug, thiserror::Error)]
 pub enum Ec2SetupError {
-    /// `--ec2-timeout-seconds` is not a positive number.
-    #[error("--ec2-timeout-seconds must be a positive number of seconds, not {0}")]
-    Timeout(f64),
     /// `--ec2-endpoint-url` is not an http(s) URL.
     #[error("--ec2-endpoint-url must start with http:// or https://, not {0:?}")]
     EndpointUrl(String),
@@ -92,17 +79,13 @@ impl SdkBackend {
     /// and an invalid endpoint URL is left for the SDK to refuse on every call.
     pub fn from_sdk_config(config: SdkConfig, settings: &Ec2Settings) -> Self {
         Self {
-            clients: ClientCache::new(
-                &config,
-                settings.ec2_endpoint_url.as_deref(),
-                settings.timeout().unwrap_or(DEFAULT_TIMEOUT),
-            ),
+            clients: ClientCache::new(&config, settings.ec2_endpoint_url.as_deref(), settings.ec2_timeout),
         }
     }
 
     fn try_from_sdk_config(config: SdkConfig, settings: &Ec2Settings) -> Result<Self, Ec2SetupError> {
         Ok(Self {
-            clients: ClientCache::new(&config, settings.ec2_endpoint_url.as_deref(), settings.timeout()?),
+            clients: ClientCache::new(&config, settings.ec2_endpoint_url.as_deref(), settings.ec2_timeout),
         })
     }
 
@@ -113,12 +96,9 @@ impl SdkBackend {
     }
 }
 
-const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
-
 /// The service's own aws-config: the default chain (which reads `AWS_ENDPOINT_URL*`), with
 /// `--assume-role-arn` assumed on top; the settings are checked first.
 async fn own_sdk_config(settings: &Ec2Settings) -> Result<SdkConfig, Ec2SetupError> {
-    settings.timeout()?;
     check_endpoint_url(settings)?;
     let mut config = aws_config::defaults(BehaviorVersion::latest()).load().await;
     if let Some(role_arn) = &settings.assume_role_arn {
@@ -338,7 +318,7 @@ mod tests {
 
     use super::*;
 
-    #[derive(Parser)]
+    #[derive(Parser, Debug)]
     struct Flags {
         #[command(flatten)]
         ec2: Ec2Settings,
@@ -365,23 +345,21 @@ mod tests {
             Some("arn:aws:iam::123456789012:role/copier")
         );
         assert_eq!(parsed.ec2_endpoint_url.as_deref(), Some("http://127.0.0.1:5000"));
-        assert_eq!(parsed.timeout().unwrap(), Duration::from_millis(2500));
+        assert_eq!(parsed.ec2_timeout, Duration::from_millis(2500));
     }
 
-    #[tokio::test]
-    async fn non_positive_timeout_is_refused() {
-        for value in ["0", "-1", "NaN"] {
-            let flag = format!("--ec2-timeout-seconds={value}");
-            let error = SdkBackend::new(&settings(&[&flag])).await.unwrap_err();
-            assert!(matches!(error, Ec2SetupError::Timeout(_)), "{value}: {error}");
+    #[test]
+    fn a_non_positive_timeout_or_an_endpoint_without_scheme_is_refused_when_read() {
+        for bad in [
+            ["--ec2-timeout-seconds", "0"],
+            ["--ec2-timeout-seconds", "-1"],
+            ["--ec2-timeout-seconds", "NaN"],
+            ["--ec2-endpoint-url", "127.0.0.1:5000"],
+        ] {
+            let error = Flags::try_parse_from(std::iter::once("test").chain(bad))
+                .expect_err("refused")
+                .to_string();
+            assert!(error.contains(bad[0]) && error.contains(bad[1]), "{error}");
         }
-    }
-
-    #[tokio::test]
-    async fn endpoint_without_scheme_is_refused() {
-        let error = SdkBackend::new(&settings(&["--ec2-endpoint-url", "127.0.0.1:5000"]))
-            .await
-            .unwrap_err();
-        assert!(matches!(error, Ec2SetupError::EndpointUrl(_)), "{error}");
     }
 }

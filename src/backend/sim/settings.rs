@@ -9,19 +9,19 @@ use super::SimError;
 #[derive(clap::Args, Debug, Clone)]
 pub struct SimSettings {
     /// Simulated seconds a copy takes from CopyImage to `available`.
-    #[arg(long, env = "AMICOPY_SIM_COPY_SECONDS", default_value_t = 30.0)]
+    #[arg(long, env = "AMICOPY_SIM_COPY_SECONDS", default_value = "30", value_parser = crate::flags::non_negative, allow_negative_numbers = true)]
     pub sim_copy_seconds: f64,
     /// Simulated seconds per real second: 20 makes a 30 s copy take 1.5 real seconds (and
     /// refills the request-rate buckets 20 times as fast).
-    #[arg(long, env = "AMICOPY_SIM_TIME_FACTOR", default_value_t = 1.0)]
+    #[arg(long, env = "AMICOPY_SIM_TIME_FACTOR", default_value = "1", value_parser = crate::flags::positive, allow_negative_numbers = true)]
     pub sim_time_factor: f64,
     /// Share (0 to 1) of calls answered at random with RequestLimitExceeded, InternalError or
     /// Unavailable. Some CopyImage faults come after the copy was made, as from a real EC2 that
     /// lost its answer.
-    #[arg(long, env = "AMICOPY_SIM_TRANSIENT_ERROR_RATE", default_value_t = 0.0)]
+    #[arg(long, env = "AMICOPY_SIM_TRANSIENT_ERROR_RATE", default_value = "0", value_parser = crate::flags::share, allow_negative_numbers = true)]
     pub sim_transient_error_rate: f64,
     /// Share (0 to 1) of started copies that end `failed` with a StateReason.
-    #[arg(long, env = "AMICOPY_SIM_COPY_FAILURE_RATE", default_value_t = 0.0)]
+    #[arg(long, env = "AMICOPY_SIM_COPY_FAILURE_RATE", default_value = "0", value_parser = crate::flags::share, allow_negative_numbers = true)]
     pub sim_copy_failure_rate: f64,
     /// Seed of the random faults and generated ids, for runs that repeat exactly; random when
     /// not given.
@@ -37,13 +37,13 @@ pub struct SimSettings {
     pub sim_account_id: String,
     /// Simulated seconds a new image stays invisible to DescribeImages (EC2's eventual
     /// consistency).
-    #[arg(long, env = "AMICOPY_SIM_VISIBILITY_DELAY_SECONDS", default_value_t = 0.0)]
+    #[arg(long, env = "AMICOPY_SIM_VISIBILITY_DELAY_SECONDS", default_value = "0", value_parser = crate::flags::non_negative, allow_negative_numbers = true)]
     pub sim_visibility_delay_seconds: f64,
     /// Simulated seconds after a copy turns `available` during which EC2 has not caught up:
     /// ModifyImageAttribute, DescribeImageAttribute and EnableImageDeprecation on it answer
     /// InvalidAMIID.NotFound (first half) or InvalidAMIID.Unavailable (second half), and
     /// Modify/DescribeSnapshotAttribute on its snapshots InvalidSnapshot.NotFound.
-    #[arg(long, env = "AMICOPY_SIM_SETTLE_SECONDS", default_value_t = 5.0)]
+    #[arg(long, env = "AMICOPY_SIM_SETTLE_SECONDS", default_value = "5", value_parser = crate::flags::non_negative, allow_negative_numbers = true)]
     pub sim_settle_seconds: f64,
     /// Copies in progress at once per account and destination Region; more answer
     /// ResourceLimitExceeded.
@@ -53,46 +53,46 @@ pub struct SimSettings {
     #[arg(long, env = "AMICOPY_SIM_COPY_IMAGE_BURST", default_value_t = 100)]
     pub sim_copy_image_burst: u32,
     /// CopyImage requests per simulated second the bucket regains.
-    #[arg(long, env = "AMICOPY_SIM_COPY_IMAGE_REFILL", default_value_t = 1.0)]
+    #[arg(long, env = "AMICOPY_SIM_COPY_IMAGE_REFILL", default_value = "1", value_parser = crate::flags::positive, allow_negative_numbers = true)]
     pub sim_copy_image_refill: f64,
     /// DescribeImages request bucket size per Region.
     #[arg(long, env = "AMICOPY_SIM_DESCRIBE_IMAGES_BURST", default_value_t = 100)]
     pub sim_describe_images_burst: u32,
     /// DescribeImages requests per simulated second the bucket regains.
-    #[arg(long, env = "AMICOPY_SIM_DESCRIBE_IMAGES_REFILL", default_value_t = 20.0)]
+    #[arg(long, env = "AMICOPY_SIM_DESCRIBE_IMAGES_REFILL", default_value = "20", value_parser = crate::flags::positive, allow_negative_numbers = true)]
     pub sim_describe_images_refill: f64,
     /// DescribeSnapshots request bucket size per Region.
     #[arg(long, env = "AMICOPY_SIM_DESCRIBE_SNAPSHOTS_BURST", default_value_t = 100)]
     pub sim_describe_snapshots_burst: u32,
     /// DescribeSnapshots requests per simulated second the bucket regains.
-    #[arg(long, env = "AMICOPY_SIM_DESCRIBE_SNAPSHOTS_REFILL", default_value_t = 20.0)]
+    #[arg(long, env = "AMICOPY_SIM_DESCRIBE_SNAPSHOTS_REFILL", default_value = "20", value_parser = crate::flags::positive, allow_negative_numbers = true)]
     pub sim_describe_snapshots_refill: f64,
     /// DeregisterImage request bucket size per Region.
     #[arg(long, env = "AMICOPY_SIM_DEREGISTER_IMAGE_BURST", default_value_t = 100)]
     pub sim_deregister_image_burst: u32,
     /// DeregisterImage requests per simulated second the bucket regains.
-    #[arg(long, env = "AMICOPY_SIM_DEREGISTER_IMAGE_REFILL", default_value_t = 5.0)]
+    #[arg(long, env = "AMICOPY_SIM_DEREGISTER_IMAGE_REFILL", default_value = "5", value_parser = crate::flags::positive, allow_negative_numbers = true)]
     pub sim_deregister_image_refill: f64,
     /// Request bucket size per account and Region of each mutating finishing call
     /// (ModifyImageAttribute, ModifySnapshotAttribute, EnableImageDeprecation), one bucket each.
     #[arg(long, env = "AMICOPY_SIM_MODIFY_ATTRIBUTE_BURST", default_value_t = 50)]
     pub sim_modify_attribute_burst: u32,
     /// Requests per simulated second each of those buckets regains.
-    #[arg(long, env = "AMICOPY_SIM_MODIFY_ATTRIBUTE_REFILL", default_value_t = 5.0)]
+    #[arg(long, env = "AMICOPY_SIM_MODIFY_ATTRIBUTE_REFILL", default_value = "5", value_parser = crate::flags::positive, allow_negative_numbers = true)]
     pub sim_modify_attribute_refill: f64,
     /// Request bucket size per account and Region of DescribeImageAttribute and of
     /// DescribeSnapshotAttribute, one bucket each.
     #[arg(long, env = "AMICOPY_SIM_DESCRIBE_ATTRIBUTE_BURST", default_value_t = 100)]
     pub sim_describe_attribute_burst: u32,
     /// Requests per simulated second each of those buckets regains.
-    #[arg(long, env = "AMICOPY_SIM_DESCRIBE_ATTRIBUTE_REFILL", default_value_t = 20.0)]
+    #[arg(long, env = "AMICOPY_SIM_DESCRIBE_ATTRIBUTE_REFILL", default_value = "20", value_parser = crate::flags::positive, allow_negative_numbers = true)]
     pub sim_describe_attribute_refill: f64,
     /// KMS DescribeKey request bucket size per account and Region (throttled with
     /// ThrottlingException, as KMS does).
     #[arg(long, env = "AMICOPY_SIM_DESCRIBE_KEY_BURST", default_value_t = 100)]
     pub sim_describe_key_burst: u32,
     /// KMS DescribeKey requests per simulated second the bucket regains.
-    #[arg(long, env = "AMICOPY_SIM_DESCRIBE_KEY_REFILL", default_value_t = 50.0)]
+    #[arg(long, env = "AMICOPY_SIM_DESCRIBE_KEY_REFILL", default_value = "50", value_parser = crate::flags::positive, allow_negative_numbers = true)]
     pub sim_describe_key_refill: f64,
     /// Source Regions the caller may not copy from (comma-separated): CopyImage, DryRun
     /// included, answers UnauthorizedOperation.

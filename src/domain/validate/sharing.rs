@@ -17,8 +17,20 @@ pub(super) fn check_destination_account(v: &mut Violations, value: &str) -> Opti
     v.optional("destination_account_id", value, AccountId::parse)
 }
 
-/// `launch_permissions`: every account id and ARN well formed; lists sorted, without repeats.
-pub(super) fn check_launch_permissions(v: &mut Violations, input: &LaunchPermissionsInput) -> LaunchPermissions {
+/// `launch_permissions`: every account id and ARN well formed; lists sorted, without repeats. An
+/// image asked to be encrypted cannot be public (EC2 refuses to make encrypted AMIs public).
+pub(super) fn check_launch_permissions(
+    v: &mut Violations,
+    input: &LaunchPermissionsInput,
+    encrypted: Option<bool>,
+) -> LaunchPermissions {
+    if input.public && encrypted == Some(true) {
+        v.add(
+            "launch_permissions.public",
+            codes::INVALID_PARAMETER_COMBINATION,
+            "an encrypted AMI cannot be made public: leave public unset, or copy without encryption",
+        );
+    }
     LaunchPermissions {
         user_ids: list(v, "launch_permissions.user_ids", &input.user_ids, AccountId::parse),
         organization_arns: list(

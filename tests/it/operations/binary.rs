@@ -185,3 +185,32 @@ async fn help_documents_every_flag_with_its_default() {
         "env vars are shown"
     );
 }
+
+#[tokio::test]
+async fn an_invalid_setting_stops_start_up_with_one_line_naming_the_flag() {
+    let dir = tempfile::tempdir().unwrap();
+    for (args, env) in [
+        (vec!["--tick-seconds", "-1"], None),
+        (vec!["--watch-poll-seconds", "abc"], None),
+        (vec!["--lease-seconds", "0"], None),
+        (vec!["--ec2-endpoint-url", "localhost:5000"], None),
+        (vec![], Some(("AMICOPY_TICK_SECONDS", "-1"))),
+    ] {
+        let mut command = amicopyd(&args, dir.path());
+        if let Some((name, value)) = env {
+            command.env(name, value);
+        }
+        let output = tokio::time::timeout(Duration::from_secs(30), command.output())
+            .await
+            .expect("amicopyd stops at once")
+            .expect("amicopyd runs");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{args:?} {env:?}: {stderr}");
+        let first = stderr.lines().next().unwrap_or_default();
+        let flag = args.first().copied().unwrap_or("--tick-seconds");
+        assert!(
+            first.starts_with("error: invalid value") && first.contains(flag),
+            "{args:?} {env:?}: the first line names the flag: {stderr}"
+        );
+    }
+}

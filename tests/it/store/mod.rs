@@ -12,3 +12,4 @@ mod durability;
 mod idempotency;
 mod jobs;
 mod updates;
+mod upgrade;

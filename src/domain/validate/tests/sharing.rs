@@ -5,7 +5,7 @@ use super::Want::{Accepted, Refused};
 use super::*;
 use crate::domain::{
     INVALID_USER_ID_MALFORMED,
-    codes::{INVALID_PARAMETER_VALUE, MISSING_PARAMETER},
+    codes::{INVALID_PARAMETER_COMBINATION, INVALID_PARAMETER_VALUE, MISSING_PARAMETER},
 };
 
 #[test]
@@ -76,6 +76,15 @@ fn organizations_and_units_are_arns_of_their_kind() {
                 |i| i.launch_permissions.organization_arns = vec![UNIT.into()],
                 "launch_permissions.organization_arns[0]",
                 Refused(INVALID_PARAMETER_VALUE, "organization ARN"),
+            ),
+            (
+                "public and encrypted",
+                |i| {
+                    i.launch_permissions.public = true;
+                    i.encrypted = Some(true);
+                },
+                "launch_permissions.public",
+                Refused(INVALID_PARAMETER_COMBINATION, "cannot be made public"),
             ),
             (
                 "an organization given as a unit",

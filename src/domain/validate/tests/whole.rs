@@ -236,7 +236,7 @@ fn fingerprint_changes_with_every_other_field() {
         ("launch permission", loaded, |i| {
             i.launch_permissions.user_ids.pop().map(drop).unwrap_or(())
         }),
-        ("public", loaded, |i| i.launch_permissions.public = true),
+        ("public", unencrypted, |i| i.launch_permissions.public = true),
         ("snapshot users", loaded, |i| i.snapshot_user_ids.clear()),
         ("deprecation", loaded, |i| {
             i.deprecate_time = Some(wire_time("2027-02-01T00:00:00Z"))
@@ -256,6 +256,13 @@ fn without_key() -> CopyImageInput {
     CopyImageInput {
         kms_key_id: String::new(),
         ..loaded()
+    }
+}
+
+fn unencrypted() -> CopyImageInput {
+    CopyImageInput {
+        encrypted: None,
+        ..without_key()
     }
 }
 
