@@ -127,7 +127,7 @@ pub fn next(
                 state: RolledBack,
                 detail: format!(
                     "rolled back: every target has ended ({counts}) and every image made was deregistered \
-                     with its snapshots"
+                     (each finished one with its snapshots)"
                 ),
             })),
             RollingBack => Err(Refusal {
