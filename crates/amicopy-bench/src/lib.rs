@@ -1,8 +1,8 @@
 //! `amicopy-bench`: the load generator behind `scripts/bench.sh` and BENCHMARKS.md.
 //!
 //! RPC scenarios drive a running amicopyd over loopback with the generated tonic client:
-//! [`rpc`] (`accept`, `retries`, `reads`, `grpc-floor`) and [`watch`] (many WatchCopyJob
-//! streams). [`inproc`] runs the engine in this process against the simulator to count EC2
+//! [`rpc`] (`accept`, `retries`, `reads`, `grpc-floor`, `distribute`) and [`watch`] (many
+//! WatchCopyJob streams). [`inproc`] runs the engine in this process against the simulator to count EC2
 //! calls (`tracking`, `burst`). Every scenario prints a [`report::Summary`] and can save it as
 //! JSON; [`table`] turns the saved summaries and the pgbench baseline into the markdown table.
 
@@ -78,6 +78,11 @@ pub struct Args {
     #[arg(long, default_value_t = 1000)]
     pub burst_copies: usize,
 
+    /// Targets of each distribution (distribute): the service's own account in this many
+    /// made-up Regions (each target costs what a target in another account costs).
+    #[arg(long, default_value_t = 600)]
+    pub distribution_targets: usize,
+
     /// Name the summary is saved under (default: the scenario's name).
     #[arg(long)]
     pub label: Option<String>,
@@ -106,6 +111,8 @@ pub enum Scenario {
     Reads,
     /// grpc.health.v1.Health/Check on the same server: the bare unary call.
     GrpcFloor,
+    /// CreateDistribution of --distribution-targets targets, unique names.
+    Distribute,
     /// Many WatchCopyJob streams over jobs that change state.
     Watch,
     /// In-process: DescribeImages calls per tick for N pending copies.
@@ -166,6 +173,12 @@ impl Args {
         if !(1..=100_000).contains(&self.burst_copies) {
             return Err(invalid("--burst-copies", "must be 1 to 100000"));
         }
+        if !(1..=rpc::MAX_DISTRIBUTION_TARGETS).contains(&self.distribution_targets) {
+            return Err(invalid(
+                "--distribution-targets",
+                format!("must be 1 to {}", rpc::MAX_DISTRIBUTION_TARGETS),
+            ));
+        }
         if self.scenario == Scenario::Table && self.results_dir.is_none() {
             return Err(invalid("--results-dir", "the table scenario needs it"));
         }
@@ -216,12 +229,17 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     args.validate()?;
     if matches!(
         args.scenario,
-        Scenario::Accept | Scenario::Retries | Scenario::Reads | Scenario::GrpcFloor | Scenario::Watch
+        Scenario::Accept
+            | Scenario::Retries
+            | Scenario::Reads
+            | Scenario::GrpcFloor
+            | Scenario::Distribute
+            | Scenario::Watch
     ) {
         rpc::wait_ready(&args.addr, Duration::from_secs_f64(args.wait_ready_seconds)).await?;
     }
     let summaries: Vec<Summary> = match args.scenario {
-        Scenario::Accept | Scenario::Retries | Scenario::Reads | Scenario::GrpcFloor => {
+        Scenario::Accept | Scenario::Retries | Scenario::Reads | Scenario::GrpcFloor | Scenario::Distribute => {
             vec![rpc::run(&args).await?]
         }
         Scenario::Watch => vec![watch::run(&args).await?],
@@ -304,6 +322,16 @@ mod tests {
             "--watch-jobs"
         );
         parse(&["--streams", "10000", "--watch-jobs", "20"]).validate().unwrap();
+    }
+
+    #[test]
+    fn distributions_are_at_most_as_wide_as_the_service_allows() {
+        parse(&["--distribution-targets", "600"]).validate().unwrap();
+        assert_eq!(
+            parse(&["--distribution-targets", "1001"]).validate().unwrap_err().flag,
+            "--distribution-targets"
+        );
+        assert_eq!(rpc::distribution_request("x".into(), 600).targets[0].regions.len(), 600);
     }
 
     #[test]

@@ -11,10 +11,7 @@ use tonic::{Request, Response, Status};
 use super::{ApiError, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, error, limits};
 use crate::{
     auth::{Caller, Policy, PolicyDenial},
-    domain::{
-        AccountId, DistributionId, DistributionRequest, DistributionState,
-        distribution::{PlannedTarget, TargetJob},
-    },
+    domain::{AccountId, DistributionId, DistributionRequest, DistributionState, distribution::PlannedTarget},
     engine::Engine,
     proto::{self, distribution_service_server::DistributionService},
     store::{DistributionQuery, PageToken},
@@ -154,12 +151,6 @@ fn list_query(caller: &Caller, request: proto::ListDistributionsRequest) -> Resu
     })
 }
 
-/// The targets in request order, as the response carries them.
-fn in_order(mut targets: Vec<TargetJob>) -> Vec<TargetJob> {
-    targets.sort_by_key(|target| target.target.position);
-    targets
-}
-
 #[tonic::async_trait]
 impl DistributionService for DistributionApi {
     async fn create_distribution(
@@ -178,7 +169,7 @@ impl DistributionService for DistributionApi {
             .await
             .map_err(ApiError::from)?;
         Ok(Response::new(proto::CreateDistributionResponse {
-            distribution: Some(convert::distribution(created.distribution(), &in_order(targets))),
+            distribution: Some(convert::distribution(created.distribution(), &targets)),
         }))
     }
 
