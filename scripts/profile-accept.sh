@@ -35,7 +35,7 @@ port=$(free_port)
 metrics_port=$(free_port)
 "$bin/amicopyd" --listen "127.0.0.1:$port" --metrics-listen "127.0.0.1:$metrics_port" \
   --database-url "postgres://$PGUSER@$PGHOST:$PGPORT/$db" \
-  --sim-time-factor 60 --sim-copy-seconds 30 --tick-seconds 0.1 \
+  --sim-time-factor 60 --sim-copy-seconds 30 --tick-seconds 0.1 --track-min-interval-seconds 0.1 \
   --max-concurrent-copies 10000000 --copy-burst 10000000 --copy-refill-per-second 10000000 \
   --sim-max-concurrent-copies 10000000 --sim-copy-image-burst 10000000 --sim-copy-image-refill 10000000 \
   --sim-describe-images-burst 10000000 --sim-describe-images-refill 10000000 \

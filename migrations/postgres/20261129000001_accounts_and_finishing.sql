@@ -1,5 +1,6 @@
 -- Copies into other accounts, and the finishing steps after a copy (launch permissions, snapshot
--- permissions, deprecation) with the new state 'finishing' between 'copying' and 'available'.
+-- permissions, deprecation) with the new state 'finishing' between 'copying' and 'available';
+-- when each copy started, for pacing the looks at it.
 
 ALTER TABLE jobs DROP CONSTRAINT jobs_state_check;
 ALTER TABLE jobs ADD CONSTRAINT jobs_state_check
@@ -18,6 +19,8 @@ ALTER TABLE jobs ADD COLUMN snapshot_ids text NOT NULL DEFAULT '[]';
 -- permissions, 8 deprecation), and failed tries of the current step.
 ALTER TABLE jobs ADD COLUMN steps_done bigint NOT NULL DEFAULT 0 CHECK (steps_done BETWEEN 0 AND 15);
 ALTER TABLE jobs ADD COLUMN step_failures bigint NOT NULL DEFAULT 0 CHECK (step_failures >= 0);
+-- When EC2 accepted the copy: its progress is measured from there to pace the looks at it.
+ALTER TABLE jobs ADD COLUMN copying_since timestamptz;
 
 -- Counting copies in progress per account and Region.
 CREATE INDEX jobs_account_region_state ON jobs (destination_account_id, destination_region, state);

@@ -50,7 +50,9 @@ CREATE TABLE jobs_new (
     snapshot_ids        TEXT    NOT NULL DEFAULT '[]',
     -- Bit set of the checks and finishing steps done, and failed tries of the current step.
     steps_done          INTEGER NOT NULL DEFAULT 0 CHECK (steps_done BETWEEN 0 AND 15),
-    step_failures       INTEGER NOT NULL DEFAULT 0 CHECK (step_failures >= 0)
+    step_failures       INTEGER NOT NULL DEFAULT 0 CHECK (step_failures >= 0),
+    -- When EC2 accepted the copy: its progress is measured from there to pace the looks at it.
+    copying_since       INTEGER
 ) STRICT;
 
 INSERT INTO jobs_new (

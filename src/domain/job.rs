@@ -101,6 +101,7 @@ pub struct Job {
     pub(super) snapshot_ids: Vec<String>,
     pub(super) steps_done: Steps,
     pub(super) step_failures: u32,
+    pub(super) copying_since: Option<DateTime<Utc>>,
     pub(super) distribution_id: Option<DistributionId>,
 }
 
@@ -146,6 +147,8 @@ pub struct StoredJob {
     pub steps_done: Steps,
     /// Failed tries of the current finishing step, since the last step that succeeded.
     pub step_failures: u32,
+    /// When EC2 accepted the copy (progress is measured from there).
+    pub copying_since: Option<DateTime<Utc>>,
     /// The distribution the job is a target of; `None` for a job made by CopyImage.
     pub distribution_id: Option<DistributionId>,
 }
@@ -173,6 +176,7 @@ impl Job {
             snapshot_ids,
             steps_done,
             step_failures,
+            copying_since,
             distribution_id,
         } = stored;
         Self {
@@ -195,6 +199,7 @@ impl Job {
             snapshot_ids,
             steps_done,
             step_failures,
+            copying_since,
             distribution_id,
         }
     }
@@ -221,6 +226,7 @@ impl Job {
             snapshot_ids: self.snapshot_ids.clone(),
             steps_done: self.steps_done,
             step_failures: self.step_failures,
+            copying_since: self.copying_since,
             distribution_id: self.distribution_id,
         }
     }
@@ -318,6 +324,11 @@ impl Job {
     /// Failed tries of the current finishing step.
     pub fn step_failures(&self) -> u32 {
         self.step_failures
+    }
+
+    /// When EC2 accepted the copy, once it has.
+    pub fn copying_since(&self) -> Option<DateTime<Utc>> {
+        self.copying_since
     }
 
     /// The distribution the job is a target of; `None` for a job made by CopyImage.

@@ -313,6 +313,7 @@ impl Job {
             snapshot_ids: Vec::new(),
             steps_done: Steps::default(),
             step_failures: 0,
+            copying_since: None,
             distribution_id: None,
         };
         Change::new(job, ACCEPTED)
@@ -372,27 +373,39 @@ impl Job {
         Ok(Change::new(next, detail))
     }
 
-    /// QUEUED → COPYING: EC2 accepted the copy and answered with `image_id`.
-    pub fn copy_started(&self, image_id: &str, now: DateTime<Utc>) -> Result<Change, Refused> {
+    /// QUEUED → COPYING: EC2 accepted the copy at `now` and answered with `image_id`; the
+    /// engine looks at it first at `first_look`.
+    pub fn copy_started(
+        &self,
+        image_id: &str,
+        now: DateTime<Utc>,
+        first_look: DateTime<Utc>,
+    ) -> Result<Change, Refused> {
         self.expect(&[JobState::Queued], "start copying")?;
-        Ok(self.copying(image_id, now, format!("copy started: {image_id}")))
+        Ok(self.copying(image_id, now, first_look, format!("copy started: {image_id}")))
     }
 
     /// QUEUED → COPYING: an image an earlier attempt made (whose answer was lost) was found by
     /// its name and taken as this job's copy.
-    pub fn copy_adopted(&self, image_id: &str, now: DateTime<Utc>) -> Result<Change, Refused> {
+    pub fn copy_adopted(
+        &self,
+        image_id: &str,
+        now: DateTime<Utc>,
+        first_look: DateTime<Utc>,
+    ) -> Result<Change, Refused> {
         self.expect(&[JobState::Queued], "adopt a copy")?;
         let detail = format!("adopted {image_id}, found by name after an attempt whose outcome was unknown");
-        Ok(self.copying(image_id, now, detail))
+        Ok(self.copying(image_id, now, first_look, detail))
     }
 
-    fn copying(&self, image_id: &str, now: DateTime<Utc>, detail: String) -> Change {
+    fn copying(&self, image_id: &str, now: DateTime<Utc>, first_look: DateTime<Utc>, detail: String) -> Change {
         let mut next = self.released();
         next.state = JobState::Copying;
         next.image_id = Some(image_id.to_owned());
         next.failure = None;
         next.progress_percent = None;
-        next.next_attempt_at = now;
+        next.copying_since = Some(now);
+        next.next_attempt_at = first_look;
         Change::new(next, detail)
     }
 

@@ -130,7 +130,9 @@ impl Engine {
         if job.earlier_outcome_unknown() {
             match self.find_earlier_copy(&job, &*backend).await {
                 Ok(Some(image_id)) => {
-                    let change = job.copy_adopted(&image_id, now());
+                    let now = now();
+                    let first_look = after(now, self.settings.track_min_interval);
+                    let change = job.copy_adopted(&image_id, now, first_look);
                     return self.record_copying(&job, change, image_id).await;
                 }
                 Ok(None) => {}
@@ -148,7 +150,9 @@ impl Engine {
         };
         match backend.copy_image(&call).await {
             Ok(image_id) => {
-                let change = attempt.copy_started(&image_id, now());
+                let now = now();
+                let first_look = after(now, self.settings.track_min_interval);
+                let change = attempt.copy_started(&image_id, now, first_look);
                 self.record_copying(&attempt, change, image_id).await
             }
             Err(error) => self.record_failed_attempt(&attempt, error).await,

@@ -37,6 +37,7 @@ mod distributions;
 mod finishing;
 pub mod hub;
 mod limits;
+mod polling;
 mod rollback;
 mod settings;
 mod tracker;
@@ -300,6 +301,31 @@ impl Engine {
             Ok(_) | Err(StoreError::Conflict(_)) => {}
             Err(error) => warn!(job_id = %id, %error, "could not record a change"),
         }
+    }
+
+    /// How often running copies may and must be looked at.
+    fn pacing(&self) -> polling::Pacing {
+        polling::Pacing {
+            floor: self.settings.track_min_interval,
+            ceiling: self.settings.track_max_interval,
+        }
+    }
+
+    /// When to look at `job`'s copy next, seen from `now`, if its snapshots are `progress` done.
+    fn next_look(&self, job: &Job, progress: Option<u8>, now: DateTime<Utc>) -> polling::Look {
+        let since = job.copying_since().unwrap_or(now);
+        let deadline = job
+            .request()
+            .snapshot_copy_completion_duration_minutes
+            .map(|minutes| after(since, Duration::from_secs(u64::from(minutes) * 60)));
+        self.pacing().next_look(
+            polling::Copy {
+                since,
+                progress,
+                deadline,
+            },
+            now,
+        )
     }
 
     fn lease_until(&self, from: DateTime<Utc>) -> DateTime<Utc> {

@@ -37,6 +37,15 @@ pub struct EngineSettings {
     /// copy, so jobs wait QUEUED.
     #[arg(long, env = "AMICOPY_MAX_CONCURRENT_COPIES", default_value = "300")]
     pub max_concurrent_copies: u32,
+    /// Fewest seconds between two looks at one running copy; also the smallest delay in seeing
+    /// its end (the pace adapts between this and --track-max-interval-seconds, seeing a copy's
+    /// end within 2 % of its duration).
+    #[arg(value_name = "SECONDS", long = "track-min-interval-seconds", env = "AMICOPY_TRACK_MIN_INTERVAL_SECONDS", default_value = "2", value_parser = flags::positive_seconds, allow_negative_numbers = true)]
+    pub track_min_interval: Duration,
+    /// Most seconds a running copy goes without a look while its pace is not known (no progress
+    /// reported yet); once it is, looks are spaced by the time left to its expected end.
+    #[arg(value_name = "SECONDS", long = "track-max-interval-seconds", env = "AMICOPY_TRACK_MAX_INTERVAL_SECONDS", default_value = "120", value_parser = flags::positive_seconds, allow_negative_numbers = true)]
+    pub track_max_interval: Duration,
     /// Seconds a new image may stay invisible to DescribeImages (EC2's eventual consistency)
     /// before the copy is considered lost.
     #[arg(value_name = "SECONDS", long = "visibility-grace-seconds", env = "AMICOPY_VISIBILITY_GRACE_SECONDS", default_value = "300", value_parser = flags::seconds, allow_negative_numbers = true)]
@@ -58,6 +67,8 @@ impl EngineSettings {
             copy_refill_per_second: 1.0,
             max_concurrent_copies: 300,
             visibility_grace: Duration::from_secs(10),
+            track_min_interval: Duration::from_millis(50),
+            track_max_interval: Duration::from_secs(1),
         }
     }
 }

@@ -25,8 +25,8 @@ const MAX_TRACK_PAGES_PER_TICK: usize = 50;
 struct Looked {
     /// Copies that reached a terminal state.
     ended: usize,
-    /// Copies still running, to look at again next tick.
-    unchanged: Vec<JobId>,
+    /// Copies still running, each with when to look at it again.
+    unchanged: Vec<(JobId, DateTime<Utc>)>,
 }
 
 impl Engine {
@@ -61,7 +61,7 @@ impl Engine {
                         if self.stop(job).await? {
                             report.finished += 1;
                         } else {
-                            unchanged.push(id);
+                            unchanged.push((id, after(now, self.settings.tick)));
                         }
                     }
                     JobState::Finishing => {
@@ -78,8 +78,7 @@ impl Engine {
                 report.finished += looked.ended;
                 unchanged.extend(looked.unchanged);
             }
-            let next_look = after(now, self.settings.tick);
-            self.store.defer_jobs(&unchanged, &self.owner, next_look).await?;
+            self.store.defer_jobs(&unchanged, &self.owner).await?;
             if !full_page {
                 break;
             }
@@ -105,7 +104,8 @@ impl Engine {
             Ok(described) => described,
             Err(error) => {
                 warn!(%place, %error, "describing copies failed; will look again next tick");
-                looked.unchanged = jobs.iter().map(Job::id).collect();
+                let retry = after(now(), self.settings.tick);
+                looked.unchanged = jobs.iter().map(|job| (job.id(), retry)).collect();
                 return Ok(looked);
             }
         };
@@ -113,16 +113,22 @@ impl Engine {
             .into_iter()
             .map(|image| (image.image_id.clone(), image))
             .collect();
-        let progress = progress_of(&*backend, &place.region, images.values()).await;
-
         let now = now();
-        let next_look = after(now, self.settings.tick);
+        // Snapshot progress only for the copies whose pace is still worth learning.
+        let wanted = jobs
+            .iter()
+            .filter(|job| self.next_look(job, job.progress_percent(), now).with_progress)
+            .filter_map(|job| job.image_id())
+            .filter_map(|id| images.get(id));
+        let progress = progress_of(&*backend, &place.region, wanted).await;
+
         for job in jobs {
             let image = job.image_id().and_then(|id| images.get(id));
-            let change = match judge(&job, image, &progress, self.settings.visibility_grace, now, next_look) {
+            let look = |progress: Option<u8>| self.next_look(&job, progress, now).at;
+            let change = match judge(&job, image, &progress, self.settings.visibility_grace, now, &look) {
                 Ok(Some(change)) => change,
                 Ok(None) => {
-                    looked.unchanged.push(job.id());
+                    looked.unchanged.push((job.id(), look(job.progress_percent())));
                     continue;
                 }
                 Err(refused) => {
@@ -209,7 +215,7 @@ fn judge(
     progress: &HashMap<String, u8>,
     grace: Duration,
     now: DateTime<Utc>,
-    next_look: DateTime<Utc>,
+    next_look: &dyn Fn(Option<u8>) -> DateTime<Utc>,
 ) -> Result<Option<Change>, Refused> {
     let Some(image) = image else {
         let missing_for = (now - job.updated_at()).to_std().unwrap_or_default();
@@ -234,7 +240,8 @@ fn judge(
                 return Ok(None);
             }
             let average = percents.iter().sum::<u32>() / u32::try_from(percents.len()).unwrap_or(1);
-            job.progressed(u8::try_from(average).unwrap_or(99), next_look)
+            let percent = u8::try_from(average).unwrap_or(99);
+            job.progressed(percent, next_look(Some(percent.min(99))))
         }
         ImageState::Available => job.copy_available(image.snapshot_ids.clone(), now).map(Some),
         ImageState::Failed => job.copy_failed(CopyEnd::Failed(image.state_reason.clone())).map(Some),

@@ -76,8 +76,8 @@ impl JobStore for MeteredStore {
             .await
     }
 
-    async fn defer_jobs(&self, ids: &[JobId], owner: &str, until: DateTime<Utc>) -> Result<u64, StoreError> {
-        self.timed("defer_jobs", self.inner.defer_jobs(ids, owner, until)).await
+    async fn defer_jobs(&self, deferrals: &[(JobId, DateTime<Utc>)], owner: &str) -> Result<u64, StoreError> {
+        self.timed("defer_jobs", self.inner.defer_jobs(deferrals, owner)).await
     }
 
     async fn count_jobs(

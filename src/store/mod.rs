@@ -279,11 +279,12 @@ pub trait JobStore: DistributionStore {
     /// a job that does not exist.
     async fn list_events(&self, id: JobId, after: u64, limit: u32) -> Result<Vec<JobEvent>, StoreError>;
 
-    /// Puts off jobs `owner` holds until `until` and releases their leases, in one statement: how
-    /// the tracker moves past copies it has just looked at, so the next page of due jobs (and
-    /// the next tick) gets the rest. Jobs no longer leased to `owner` are left alone. Appends no
-    /// event. Returns how many jobs were put off.
-    async fn defer_jobs(&self, ids: &[JobId], owner: &str, until: DateTime<Utc>) -> Result<u64, StoreError>;
+    /// Puts off each job `owner` holds until its own time and releases their leases, in one
+    /// statement: how the tracker moves past copies it has just looked at (each due again when
+    /// its pace says), so the next page of due jobs (and the next tick) gets the rest. Jobs no
+    /// longer leased to `owner` are left alone. Appends no event. Returns how many jobs were put
+    /// off.
+    async fn defer_jobs(&self, deferrals: &[(JobId, DateTime<Utc>)], owner: &str) -> Result<u64, StoreError>;
 
     /// How many jobs into `destination_region` of `account` (`None`: the service's own) are in one
     /// of `states` (for concurrency caps, which EC2 keeps per account and Region).

@@ -56,6 +56,10 @@ fn spawn(port: u16, data_dir: &Path, accounts_file: &Path, env: &[(&str, String)
         .args([
             "--tick-seconds",
             "0.05",
+            "--track-min-interval-seconds",
+            "0.05",
+            "--track-max-interval-seconds",
+            "1",
             "--retry-base-seconds",
             "0.05",
             "--retry-max-seconds",

@@ -51,6 +51,10 @@ fn spawn_amicopyd(port: u16, database_url: &str, moto: &MotoServer) -> Child {
             "us-west-2",
             "--tick-seconds",
             "0.05",
+            "--track-min-interval-seconds",
+            "0.05",
+            "--track-max-interval-seconds",
+            "1",
             "--lease-seconds",
             "2",
         ])

@@ -15,6 +15,7 @@ mod api;
 mod auth;
 mod auth_log;
 mod auth_tls;
+mod cli;
 mod crash_recovery;
 mod database_outage;
 mod distributions;

@@ -47,7 +47,7 @@ pub fn calls_bound(n: usize, page_size: u32) -> usize {
 }
 
 /// The flags' defaults: EC2's quotas in the simulator, amicopyd's defaults in the engine.
-fn defaults() -> anyhow::Result<(SimSettings, EngineSettings)> {
+pub(crate) fn defaults() -> anyhow::Result<(SimSettings, EngineSettings)> {
     let config = Config::try_parse_from(["amicopyd"])?;
     Ok((config.sim, config.engine))
 }
@@ -65,7 +65,7 @@ fn request(name: String) -> anyhow::Result<CopyRequest> {
 }
 
 /// An engine on a fresh SQLite store in `dir` over `backend`.
-async fn engine(
+pub(crate) async fn engine(
     dir: &std::path::Path,
     backend: Arc<dyn Ec2Backend>,
     settings: EngineSettings,
@@ -75,7 +75,8 @@ async fn engine(
     Ok(Engine::new(store, backends, EventHub::new(), settings, "amicopy-bench"))
 }
 
-async fn submit_all(engine: &Arc<Engine>, prefix: &str, n: usize) -> anyhow::Result<()> {
+/// Submits `n` copies named `prefix-i`, a few at a time.
+pub(crate) async fn submit_all(engine: &Arc<Engine>, prefix: &str, n: usize) -> anyhow::Result<()> {
     futures::stream::iter(0..n)
         .map(|i| {
             let engine = Arc::clone(engine);

@@ -8,6 +8,7 @@
 
 pub mod inproc;
 pub mod load;
+pub mod polling;
 pub mod report;
 pub mod rpc;
 pub mod table;
@@ -83,6 +84,18 @@ pub struct Args {
     #[arg(long, default_value_t = 600)]
     pub distribution_targets: usize,
 
+    /// Copies followed to their end per polling run (polling).
+    #[arg(long, value_delimiter = ',', default_value = "1,10,1000")]
+    pub polling_sizes: Vec<usize>,
+
+    /// Simulated seconds each copy of the polling scenario takes.
+    #[arg(long, default_value_t = 1800.0)]
+    pub polling_copy_seconds: f64,
+
+    /// Simulated seconds per real second in the polling scenario.
+    #[arg(long, default_value_t = 120.0)]
+    pub polling_time_factor: f64,
+
     /// Name the summary is saved under (default: the scenario's name).
     #[arg(long)]
     pub label: Option<String>,
@@ -119,6 +132,8 @@ pub enum Scenario {
     Tracking,
     /// In-process: RequestLimitExceeded answers during a burst of copies at EC2's quotas.
     Burst,
+    /// In-process: EC2 calls per completed copy and how late each end is seen.
+    Polling,
     /// Prints the markdown table from --results-dir.
     Table,
 }
@@ -177,6 +192,15 @@ impl Args {
             return Err(invalid(
                 "--distribution-targets",
                 format!("must be 1 to {}", rpc::MAX_DISTRIBUTION_TARGETS),
+            ));
+        }
+        if self.polling_sizes.is_empty() || self.polling_sizes.iter().any(|n| !(1..=10_000).contains(n)) {
+            return Err(invalid("--polling-sizes", "each must be 1 to 10000"));
+        }
+        if !(self.polling_copy_seconds >= 1.0 && self.polling_time_factor >= 1.0) {
+            return Err(invalid(
+                "--polling-copy-seconds",
+                "it and --polling-time-factor must be at least 1",
             ));
         }
         if self.scenario == Scenario::Table && self.results_dir.is_none() {
@@ -245,6 +269,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         Scenario::Watch => vec![watch::run(&args).await?],
         Scenario::Tracking => inproc::tracking(&args).await?,
         Scenario::Burst => vec![inproc::burst(&args).await?],
+        Scenario::Polling => polling::run(&args).await?,
         Scenario::Table => {
             let dir = args.results_dir.clone().unwrap_or_default();
             println!("{}", table::render(&table::load_dir(&dir)?));

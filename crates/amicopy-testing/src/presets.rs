@@ -11,6 +11,10 @@ pub fn fast_engine() -> EngineSettings {
     parse(&[
         "--tick-seconds",
         "0.05",
+        "--track-min-interval-seconds",
+        "0.05",
+        "--track-max-interval-seconds",
+        "1",
         "--lease-seconds",
         "5",
         "--retry-base-seconds",

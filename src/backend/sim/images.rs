@@ -254,12 +254,13 @@ impl Image {
                     progress_percent: self.progress(index, now),
                 })
                 .collect(),
+            available_at: self.available_at(),
         }
     }
 }
 
 /// A simulated image as it is now, with everything tests want to check.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct SimImage {
     /// The image id.
     pub image_id: String,
@@ -289,6 +290,9 @@ pub struct SimImage {
     pub deprecation_time: Option<DateTime<Utc>>,
     /// Its snapshots, one per block device.
     pub snapshots: Vec<SimSnapshot>,
+    /// The simulated second its copy turned (or will turn) `available`; `None` for an image
+    /// that was not copied, or whose copy fails.
+    pub available_at: Option<f64>,
 }
 
 /// One snapshot of a [`SimImage`].
@@ -312,7 +316,7 @@ pub struct SimSnapshot {
 
 /// What one account holds in one Region of the simulated world: proof that a roll-back left
 /// nothing behind.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct SimInventory {
     /// Its images that are not deregistered, by id.
     pub images: Vec<SimImage>,

@@ -193,6 +193,11 @@ impl Simulator {
         self.lock().calls.get(api).copied().unwrap_or(0)
     }
 
+    /// The simulated clock: simulated seconds since the simulator started.
+    pub fn sim_seconds(&self) -> f64 {
+        self.world.clock.now()
+    }
+
     /// One image as it is now, whoever owns it and whatever its visibility, without throttling
     /// or faults: for tests and tools that check what a copy made.
     pub fn image(&self, region: &Region, image_id: &str) -> Option<SimImage> {

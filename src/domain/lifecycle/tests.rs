@@ -54,10 +54,10 @@ type Attempt = fn(&Job) -> Result<(), Refused>;
 const TRANSITIONS: &[(&str, Attempt)] = &[
     ("record_attempt", |j| j.record_attempt(t0()).map(drop)),
     ("copy_started", |j| {
-        j.copy_started("ami-00000000000000002", t0()).map(drop)
+        j.copy_started("ami-00000000000000002", t0(), t0()).map(drop)
     }),
     ("copy_adopted", |j| {
-        j.copy_adopted("ami-00000000000000002", t0()).map(drop)
+        j.copy_adopted("ami-00000000000000002", t0(), t0()).map(drop)
     }),
     ("attempt_failed", |j| {
         j.attempt_failed(Failure::new("InternalError", "x"), AttemptFailure::Transient, plan())
@@ -161,7 +161,7 @@ fn an_attempt_is_counted_and_keeps_the_lease_until_the_call_is_answered() {
 #[test]
 fn a_started_copy_records_its_image_and_frees_the_job() {
     let change = job_in(JobState::Queued)
-        .copy_started("ami-00000000000000002", t0())
+        .copy_started("ami-00000000000000002", t0(), t0())
         .unwrap();
     let job = change.job();
     assert_eq!(job.state(), JobState::Copying);
@@ -318,7 +318,11 @@ fn finishing_request() -> CopyRequest {
 
 fn copying_with_steps() -> Job {
     let accepted = Job::accept(JobId::new(), "tenant-a", finishing_request(), t0(), None);
-    accepted.job().copy_started("ami-00000000000000001", t0()).unwrap().job
+    accepted
+        .job()
+        .copy_started("ami-00000000000000001", t0(), t0())
+        .unwrap()
+        .job
 }
 
 #[test]

@@ -28,10 +28,10 @@ pub(super) async fn insert(tx: &mut SqliteConnection, job: &Job) -> Result<Optio
              id, tenant, request_hash, state, attempts, next_attempt_at, lease_owner, lease_expires_at,
              created_at, updated_at, version, last_event_sequence,
              destination_account_id, launch_permissions, snapshot_user_ids, deprecate_at,
-             snapshot_ids, steps_done, step_failures, distribution_id)
+             snapshot_ids, steps_done, step_failures, copying_since, distribution_id)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13,
                  $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25,
-                 $26, $27, $28, $29, $30, $31, $32, $33)
+                 $26, $27, $28, $29, $30, $31, $32, $33, $34)
          ON CONFLICT (tenant, destination_region, client_token) WHERE client_token IS NOT NULL DO NOTHING
          RETURNING *",
     )
@@ -67,6 +67,7 @@ pub(super) async fn insert(tx: &mut SqliteConnection, job: &Job) -> Result<Optio
     .bind(json(job.snapshot_ids())?)
     .bind(i64::from(job.steps_done().bits()))
     .bind(i64::from(job.step_failures()))
+    .bind(job.copying_since().map(micros))
     .bind(job.distribution_id().map(|id| id.to_string()))
     .fetch_optional(&mut *tx)
     .await
@@ -153,7 +154,7 @@ pub(super) async fn update(
              state = $3, image_id = $4, failure_code = $5, failure_message = $6, progress_percent = $7,
              attempts = $8, next_attempt_at = $9, lease_owner = $10, lease_expires_at = $11,
              updated_at = $12, version = version + 1, last_event_sequence = last_event_sequence + $13,
-             snapshot_ids = $14, steps_done = $15, step_failures = $16
+             snapshot_ids = $14, steps_done = $15, step_failures = $16, copying_since = $17
          WHERE id = $1 AND version = $2
          RETURNING *",
     )
@@ -173,6 +174,7 @@ pub(super) async fn update(
     .bind(json(job.snapshot_ids())?)
     .bind(i64::from(job.steps_done().bits()))
     .bind(i64::from(job.step_failures()))
+    .bind(job.copying_since().map(micros))
     .fetch_optional(&mut *tx)
     .await
     .map(|row| row.map(|JobRow(job)| job))
@@ -203,22 +205,25 @@ pub(super) async fn claim(pool: &SqlitePool, claim: &Claim) -> Result<Vec<Job>, 
     Ok(rows.into_iter().map(|JobRow(job)| job).collect())
 }
 
-/// Puts off the jobs `owner` holds until `until` and releases them.
+/// Puts off each job `owner` holds until its own time and releases them.
 pub(super) async fn defer(
     pool: &SqlitePool,
-    ids: &[JobId],
+    deferrals: &[(JobId, DateTime<Utc>)],
     owner: &str,
-    until: DateTime<Utc>,
 ) -> Result<u64, sqlx::Error> {
-    let ids: Vec<String> = ids.iter().map(ToString::to_string).collect();
+    let pairs: Vec<serde_json::Value> = deferrals
+        .iter()
+        .map(|(id, until)| serde_json::json!([id.to_string(), micros(*until)]))
+        .collect();
     let done = sqlx::query(
-        "UPDATE jobs SET next_attempt_at = $3, lease_owner = NULL, lease_expires_at = NULL,
+        "UPDATE jobs SET next_attempt_at = deferral.until, lease_owner = NULL, lease_expires_at = NULL,
              version = version + 1
-         WHERE id IN (SELECT value FROM json_each($1)) AND lease_owner = $2",
+         FROM (SELECT json_extract(value, '$[0]') AS id, json_extract(value, '$[1]') AS until
+               FROM json_each($1)) AS deferral
+         WHERE jobs.id = deferral.id AND jobs.lease_owner = $2",
     )
-    .bind(serde_json::Value::from(ids).to_string())
+    .bind(serde_json::Value::from(pairs).to_string())
     .bind(owner)
-    .bind(micros(until))
     .execute(pool)
     .await?;
     Ok(done.rows_affected())
@@ -428,6 +433,7 @@ impl FromRow<'_, SqliteRow> for JobRow {
             snapshot_ids: from_json(row, "snapshot_ids")?,
             steps_done: Steps::from_bits(narrow(row, "steps_done")?),
             step_failures: narrow(row, "step_failures")?,
+            copying_since: opt_time(row, "copying_since")?,
             distribution_id: row
                 .try_get::<Option<String>, _>("distribution_id")?
                 .map(|id| id.parse::<DistributionId>().map_err(|e| corrupt("distribution_id", e)))

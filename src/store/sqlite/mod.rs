@@ -191,11 +191,11 @@ impl JobStore for SqliteStore {
             .map_err(StoreError::from_sqlx)
     }
 
-    async fn defer_jobs(&self, ids: &[JobId], owner: &str, until: DateTime<Utc>) -> Result<u64, StoreError> {
-        if ids.is_empty() {
+    async fn defer_jobs(&self, deferrals: &[(JobId, DateTime<Utc>)], owner: &str) -> Result<u64, StoreError> {
+        if deferrals.is_empty() {
             return Ok(0);
         }
-        jobs::defer(&self.pool, ids, owner, until)
+        jobs::defer(&self.pool, deferrals, owner)
             .await
             .map_err(StoreError::from_sqlx)
     }

@@ -88,6 +88,20 @@ impl TestPki {
         Identity::from_pem(cert.pem(), key.serialize_pem())
     }
 
+    /// A client certificate for `tenant` and its key, written as PEM files (for clients that
+    /// read files, such as the `amicopy` CLI's --client-cert and --client-key).
+    pub fn client_pem_files(&self, tenant: &str) -> (PathBuf, PathBuf) {
+        let key = KeyPair::generate().expect("client key");
+        let mut params = CertificateParams::new(vec![tenant.to_owned()]).expect("client params");
+        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+        let cert = params.signed_by(&key, &self.issuer).expect("client certificate");
+        let cert_path = self.dir.path().join(format!("client-{tenant}.pem"));
+        let key_path = self.dir.path().join(format!("client-{tenant}-key.pem"));
+        std::fs::write(&cert_path, cert.pem()).expect("write PEM");
+        std::fs::write(&key_path, key.serialize_pem()).expect("write PEM");
+        (cert_path, key_path)
+    }
+
     /// A TLS client for the server at `addr`, trusting the CA, presenting `identity` if given.
     pub async fn client(
         &self,
