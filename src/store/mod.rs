@@ -1,13 +1,16 @@
 //! The durable job store: every accepted copy is a row in `jobs`, every change to it one
-//! transaction that also appends to `job_events`.
+//! transaction that also appends to `job_events`. Distributions ([`DistributionStore`]) are rows
+//! of `distributions` with their targets and events; their targets are ordinary jobs whose
+//! changes move the distribution's counts in the same transaction.
 //!
 //! [`JobStore`] is the only way the rest of the service touches the database. Two
 //! implementations sit beside it on sqlx: [`postgres::PgStore`] (production, several replicas)
 //! and [`sqlite::SqliteStore`] (the embedded default); [`connect`] picks one by URL.
 //!
 //! The two are independent: each keeps every statement it runs, with its binds and the reading
-//! of its rows, in one file per table (`postgres/jobs.rs`, `sqlite/jobs.rs`), so a column is
-//! added in one file per engine plus its migration. What they share is this trait, pure logic
+//! of its rows, in one file per table (`postgres/jobs.rs`, `sqlite/jobs.rs`,
+//! `*/distributions.rs`, `*/distribution_targets.rs`, `*/distribution_events.rs`), so a column
+//! is added in one file per engine plus its migration. What they share is this trait, pure logic
 //! that involves no SQL (pages, idempotent creation), and one conformance suite
 //! (`tests/it/store/`) that runs every behaviour on both.
 
