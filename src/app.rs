@@ -16,7 +16,7 @@ use tower::{limit::GlobalConcurrencyLimitLayer, load_shed::LoadShedLayer};
 
 use crate::{
     api::{
-        ImageCopyApi,
+        DistributionApi, ImageCopyApi,
         limits::{LimitSettings, ShedAsUnavailableLayer, TenantRateLimitLayer, WatchSlots},
         request_id::RequestIdLayer,
     },
@@ -34,9 +34,10 @@ use crate::{
     metrics::{Metrics, backend::MeteredBackends, rpc::RpcMetricsLayer, store::MeteredStore},
     proto::{
         self,
+        distribution_service_server::{self, DistributionServiceServer},
         image_copy_service_server::{self, ImageCopyServiceServer},
     },
-    store::{self, JobStore, StoreError},
+    store::{self, Announcement, JobStore, StoreError},
 };
 
 /// How often the store is pinged for the health service.
@@ -273,17 +274,22 @@ impl App {
 
         let reflection_v1 = reflection().build_v1().map_err(reflection_error)?;
         let reflection_v1alpha = reflection().build_v1alpha().map_err(reflection_error)?;
+        // Watch streams of both services count against one cap per tenant.
+        let watch_slots = WatchSlots::new(
+            self.limits.max_watch_streams_per_tenant,
+            self.metrics.watch_streams.clone(),
+        );
         let api = ImageCopyApi::new(
             Arc::clone(&self.engine),
             self.default_region.clone(),
             shutdown.clone(),
             self.watch_poll,
         )
-        .with_watch_slots(WatchSlots::new(
-            self.limits.max_watch_streams_per_tenant,
-            self.metrics.watch_streams.clone(),
-        ))
+        .with_watch_slots(Arc::clone(&watch_slots))
         .with_policy(Arc::clone(&self.auth.policy));
+        let distributions = DistributionApi::new(Arc::clone(&self.engine), shutdown.clone(), self.watch_poll)
+            .with_watch_slots(watch_slots)
+            .with_policy(Arc::clone(&self.auth.policy));
 
         info!(
             %address,
@@ -316,6 +322,9 @@ impl App {
             .add_service(reflection_v1)
             .add_service(reflection_v1alpha)
             .add_service(ImageCopyServiceServer::new(api).max_decoding_message_size(self.limits.max_message_bytes))
+            .add_service(
+                DistributionServiceServer::new(distributions).max_decoding_message_size(self.limits.max_message_bytes),
+            )
             .serve_with_incoming_shutdown(
                 // tonic applies its TCP_NODELAY setting only to listeners it binds itself; without
                 // it, Nagle's algorithm holds a response's last frame for the client's delayed ACK
@@ -378,6 +387,9 @@ async fn set_health(health: &HealthReporter, status: ServingStatus) {
     health
         .set_service_status(image_copy_service_server::SERVICE_NAME, status)
         .await;
+    health
+        .set_service_status(distribution_service_server::SERVICE_NAME, status)
+        .await;
 }
 
 /// Reports SERVING while the store answers and NOT_SERVING while it does not.
@@ -421,7 +433,10 @@ async fn forward_change_feed(engine: Arc<Engine>, shutdown: CancellationToken) {
                 tokio::select! {
                     () = shutdown.cancelled() => return,
                     item = feed.next() => match item {
-                        Some(Ok((job, sequence))) => engine.hub().publish(job, sequence),
+                        Some(Ok(Announcement::Job(job, sequence))) => engine.hub().publish(job, sequence),
+                        Some(Ok(Announcement::Distribution(distribution, sequence))) => {
+                            engine.hub().publish_distribution(distribution, sequence)
+                        }
                         Some(Err(error)) => {
                             warn!(%error, "change feed interrupted; reconnecting");
                             break;

@@ -8,15 +8,20 @@
 //! - [`auth`] authenticates every call (bearer tokens or client certificates) as a tower layer,
 //!   names its [`auth::Caller`], serves TLS, and holds the per-tenant policy CopyImage is checked
 //!   against.
-//! - [`api`] implements `amicopy.v1.ImageCopyService`: calls become domain requests and engine
-//!   calls; [`api::error`] is the one place errors become gRPC statuses.
+//! - [`api`] implements `amicopy.v1.ImageCopyService` and `amicopy.v1.DistributionService`
+//!   ([`api::distributions`]): calls become domain requests and engine calls; [`api::error`] is
+//!   the one place errors become gRPC statuses.
 //! - [`engine`] carries jobs to the end: dispatch within EC2's limits, batched tracking,
-//!   cancellation, leases shared by replicas, live events for watchers.
-//! - [`store`] keeps every job and its events in PostgreSQL or SQLite; one trait, two engines.
+//!   cancellation, leases shared by replicas, live events for watchers; and distributions, whose
+//!   targets are ordinary jobs, cancelled or rolled back together when asked.
+//! - [`store`] keeps every job and distribution and their events in PostgreSQL or SQLite; one
+//!   trait, two engines.
 //! - [`backend`] is EC2 behind one trait: real (aws-sdk-ec2) or simulated.
 //! - [`domain`] holds the request and the job; [`domain::CopyRequest::parse`] applies EC2's
 //!   rules, so past it an invalid request cannot exist, and [`domain::lifecycle`] is every state
 //!   a job can be in and every way it may move: the engine decides when, the lifecycle what.
+//!   [`domain::distribution`] does the same for a distribution: its request, its aggregate state
+//!   machine, its moves.
 //! - [`metrics`] counts calls, EC2 calls, store latency and jobs for Prometheus, with wrappers
 //!   around the store and backend traits; [`api::limits`] keeps callers within bounds.
 //! - [`ratelimit`] is the token bucket EC2's request rates are modelled with.

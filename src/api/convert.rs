@@ -131,7 +131,7 @@ pub fn copy_job(job: &Job) -> proto::CopyJob {
             .map(ToString::to_string)
             .unwrap_or_default(),
         snapshot_ids: job.snapshot_ids().to_vec(),
-        distribution_id: String::new(),
+        distribution_id: job.distribution_id().map(|id| id.to_string()).unwrap_or_default(),
     }
 }
 
@@ -176,7 +176,8 @@ pub fn state_from_wire(value: i32) -> Option<JobState> {
     }
 }
 
-fn timestamp(time: DateTime<Utc>) -> Timestamp {
+/// A time in its wire form.
+pub fn timestamp(time: DateTime<Utc>) -> Timestamp {
     Timestamp {
         seconds: time.timestamp(),
         nanos: i32::try_from(time.timestamp_subsec_nanos()).unwrap_or(0),

@@ -20,6 +20,8 @@ pub use crate::domain::codes::ERROR_DOMAIN;
 
 /// ErrorInfo reason for a job id that names no job.
 const JOB_NOT_FOUND: &str = "JobNotFound";
+/// ErrorInfo reason for a distribution id that names no distribution.
+const DISTRIBUTION_NOT_FOUND: &str = "DistributionNotFound";
 /// ErrorInfo reason for an operation the job's state does not allow (EC2's name for it).
 const INCORRECT_STATE: &str = "IncorrectState";
 
@@ -29,7 +31,11 @@ pub enum ApiError {
     /// The request broke EC2's rules.
     #[error(transparent)]
     Invalid(#[from] InvalidRequest),
-    /// One argument of a job call was malformed (not a CopyImage field).
+    /// A CreateDistribution request broke EC2's rules for one of its targets, or the
+    /// distribution's own.
+    #[error("{}", .0.summary_of("CreateDistribution"))]
+    InvalidDistribution(InvalidRequest),
+    /// One argument of a job or distribution call was malformed (not a CopyImage field).
     #[error("{field}: {description}")]
     BadArgument {
         /// Field path in proto names.
@@ -65,7 +71,8 @@ impl From<StoreError> for ApiError {
 impl From<ApiError> for Status {
     fn from(error: ApiError) -> Status {
         match error {
-            ApiError::Invalid(invalid) => invalid_request(&invalid),
+            ApiError::Invalid(invalid) => invalid_request(&invalid, "CopyImage"),
+            ApiError::InvalidDistribution(invalid) => invalid_request(&invalid, "CreateDistribution"),
             ApiError::BadArgument { field, description } => {
                 let mut details = ErrorDetails::new();
                 details.add_bad_request_violation(field, description.clone());
@@ -75,6 +82,12 @@ impl From<ApiError> for Status {
             ApiError::Engine(EngineError::Store(error)) => store_status(error),
             ApiError::Engine(EngineError::Backend(error)) => backend_status(&error, HashMap::new()),
             ApiError::Engine(EngineError::AlreadyEnded { id, state }) => already_ended(id, state),
+            ApiError::Engine(EngineError::DistributionRefused { id, refusal }) => with_reason(
+                Code::FailedPrecondition,
+                format!("distribution {id}: {refusal}"),
+                INCORRECT_STATE,
+                HashMap::from([("state".to_owned(), refusal.state.to_string())]),
+            ),
             ApiError::Denied(denial) => with_reason(
                 Code::PermissionDenied,
                 format!(
@@ -100,7 +113,7 @@ impl From<ApiError> for Status {
     }
 }
 
-fn invalid_request(invalid: &InvalidRequest) -> Status {
+fn invalid_request(invalid: &InvalidRequest, call: &str) -> Status {
     let mut details = ErrorDetails::new();
     let mut metadata = HashMap::new();
     for violation in &invalid.violations {
@@ -110,7 +123,7 @@ fn invalid_request(invalid: &InvalidRequest) -> Status {
             .or_insert_with(|| violation.code.to_owned());
     }
     details.set_error_info(invalid.reason(), ERROR_DOMAIN, metadata);
-    Status::with_error_details(Code::InvalidArgument, invalid.summary(), details)
+    Status::with_error_details(Code::InvalidArgument, invalid.summary_of(call), details)
 }
 
 fn store_status(error: StoreError) -> Status {
@@ -129,13 +142,29 @@ fn store_status(error: StoreError) -> Status {
             INCORRECT_STATE,
             format!("job {id} changed while the call was handled; try again"),
         ),
+        StoreError::DistributionNotFound(id) => {
+            (Code::NotFound, DISTRIBUTION_NOT_FOUND, format!("no distribution {id}"))
+        }
+        StoreError::DistributionTokenMismatch { token, .. } => (
+            Code::AlreadyExists,
+            codes::IDEMPOTENT_PARAMETER_MISMATCH,
+            format!(
+                "client token {token:?} was already used for a distribution with a different request; \
+                 use a new token for a new distribution"
+            ),
+        ),
+        StoreError::DistributionConflict(id) => (
+            Code::Aborted,
+            INCORRECT_STATE,
+            format!("distribution {id} changed while the call was handled; try again"),
+        ),
         StoreError::InvalidPageToken => {
             let mut details = ErrorDetails::new();
-            details.add_bad_request_violation("page_token", "not a token from a previous ListCopyJobs response");
+            details.add_bad_request_violation("page_token", "not a token from a previous response of this List call");
             details.set_error_info(codes::INVALID_PARAMETER_VALUE, ERROR_DOMAIN, HashMap::new());
             return Status::with_error_details(
                 Code::InvalidArgument,
-                "page_token: not a token from a previous ListCopyJobs response; start again with an empty token",
+                "page_token: not a token from a previous response of this List call; start again with an empty token",
                 details,
             );
         }
@@ -226,11 +255,15 @@ pub fn rate_limited(tenant: &str, retry_after: std::time::Duration) -> Status {
     )
 }
 
-/// A WatchCopyJob refused because its tenant has `limit` streams open already.
+/// A WatchCopyJob or WatchDistribution refused because its tenant has `limit` streams open
+/// already (the two count together).
 pub fn too_many_watches(tenant: &str, limit: usize) -> Status {
     with_reason(
         Code::ResourceExhausted,
-        format!("tenant {tenant:?} has {limit} WatchCopyJob streams open, the most allowed; close one first"),
+        format!(
+            "tenant {tenant:?} has {limit} watch streams (WatchCopyJob and WatchDistribution) open, the most allowed; \
+             close one first"
+        ),
         codes::RESOURCE_LIMIT_EXCEEDED,
         HashMap::from([("limit".to_owned(), limit.to_string())]),
     )

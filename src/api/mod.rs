@@ -1,5 +1,6 @@
 //! The amicopy.v1 gRPC API: handlers that turn calls into domain requests and engine calls, and
-//! engine answers into messages. Errors become statuses in [`error`] only.
+//! engine answers into messages. Errors become statuses in [`error`] only. ImageCopyService is
+//! here; DistributionService is in [`distributions`].
 
 use std::{sync::Arc, time::Duration};
 
@@ -16,17 +17,19 @@ use crate::{
 };
 
 pub mod convert;
+pub mod distributions;
 pub mod error;
 pub mod limits;
 pub mod request_id;
 mod watch;
 
+pub use distributions::DistributionApi;
 pub use error::ApiError;
 use request_id::RequestId;
 
-/// Jobs per ListCopyJobs page when the caller does not say.
+/// Jobs (or distributions) per List page when the caller does not say.
 const DEFAULT_PAGE_SIZE: u32 = 100;
-/// Most jobs per ListCopyJobs page.
+/// Most jobs (or distributions) per List page.
 const MAX_PAGE_SIZE: u32 = 1000;
 
 /// The ImageCopyService implementation.

@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::{
+    distribution::DistributionId,
     lifecycle::{JobState, Steps},
     request::CopyRequest,
 };
@@ -101,6 +102,7 @@ pub struct Job {
     pub(super) steps_done: Steps,
     pub(super) step_failures: u32,
     pub(super) copying_since: Option<DateTime<Utc>>,
+    pub(super) distribution_id: Option<DistributionId>,
 }
 
 /// A job exactly as a store records it: every field, for writing rows and reading them back.
@@ -147,6 +149,8 @@ pub struct StoredJob {
     pub step_failures: u32,
     /// When EC2 accepted the copy (progress is measured from there).
     pub copying_since: Option<DateTime<Utc>>,
+    /// The distribution the job is a target of; `None` for a job made by CopyImage.
+    pub distribution_id: Option<DistributionId>,
 }
 
 impl Job {
@@ -173,6 +177,7 @@ impl Job {
             steps_done,
             step_failures,
             copying_since,
+            distribution_id,
         } = stored;
         Self {
             id,
@@ -195,6 +200,7 @@ impl Job {
             steps_done,
             step_failures,
             copying_since,
+            distribution_id,
         }
     }
 
@@ -221,6 +227,7 @@ impl Job {
             steps_done: self.steps_done,
             step_failures: self.step_failures,
             copying_since: self.copying_since,
+            distribution_id: self.distribution_id,
         }
     }
 
@@ -322,6 +329,11 @@ impl Job {
     /// When EC2 accepted the copy, once it has.
     pub fn copying_since(&self) -> Option<DateTime<Utc>> {
         self.copying_since
+    }
+
+    /// The distribution the job is a target of; `None` for a job made by CopyImage.
+    pub fn distribution_id(&self) -> Option<DistributionId> {
+        self.distribution_id
     }
 }
 

@@ -35,6 +35,7 @@ use chrono::{DateTime, Utc};
 
 use super::{
     codes,
+    distribution::DistributionId,
     job::{Failure, Job, JobId},
     request::CopyRequest,
 };
@@ -282,6 +283,9 @@ impl Steps {
 /// The detail of every job's first event.
 pub const ACCEPTED: &str = "job accepted";
 
+/// The detail of the first event of a distribution's target job.
+pub const TARGET_ACCEPTED: &str = "job accepted as a target of its distribution";
+
 impl Job {
     /// A new job for `request`, QUEUED and due at once, optionally leased to the replica that
     /// accepted it so it can start the copy without another replica racing it.
@@ -314,8 +318,29 @@ impl Job {
             steps_done: Steps::default(),
             step_failures: 0,
             copying_since: None,
+            distribution_id: None,
         };
         Change::new(job, ACCEPTED)
+    }
+
+    /// A new job for one target of `distribution`: QUEUED, due at once and without a lease, so
+    /// the engine's next tick starts it (a distribution never starts its copies inside the
+    /// call). It carries no client token of its own: the distribution's makes retries safe.
+    pub fn accept_target(
+        id: JobId,
+        tenant: impl Into<String>,
+        request: CopyRequest,
+        distribution: DistributionId,
+        now: DateTime<Utc>,
+    ) -> Change {
+        let request = CopyRequest {
+            client_token: None,
+            ..request
+        };
+        let mut change = Self::accept(id, tenant, request, now, None);
+        change.job.distribution_id = Some(distribution);
+        change.event = Some(TARGET_ACCEPTED.to_owned());
+        change
     }
 
     /// Whether a queued job may have a CopyImage call in flight or an image whose creation was

@@ -3,12 +3,14 @@
 //! A [`CopyRequest`] can only be built by [`CopyRequest::parse`], which applies every EC2 rule
 //! that can be checked without asking EC2 and reports all violations at once. Past this module an
 //! invalid request cannot exist. A [`Job`] moves only through the transitions of [`lifecycle`],
-//! each of which returns the next job and its event, or refuses. Nothing here knows about gRPC,
-//! SQL or AWS.
+//! each of which returns the next job and its event, or refuses. A [`Distribution`] publishes
+//! one AMI to many (account, Region) targets, each an ordinary job; [`distribution`] holds its
+//! request, its aggregate state machine and its moves. Nothing here knows about gRPC, SQL or AWS.
 
 mod account;
 pub mod codes;
 mod deprecation;
+pub mod distribution;
 mod fields;
 mod job;
 pub mod lifecycle;
@@ -18,6 +20,7 @@ mod validate;
 
 pub use account::{AccountId, INVALID_USER_ID_MALFORMED};
 pub use deprecation::{DeprecateAt, round_to_minute};
+pub use distribution::{Counts, Distribution, DistributionId, DistributionRequest, DistributionState, FailurePolicy};
 pub use fields::FieldError;
 pub use fields::{AmiName, ClientToken, ImageId, KmsKeyId, OutpostArn, Region, ResourceType, Tag};
 pub use job::{Failure, Job, JobEvent, JobId, StoredJob};

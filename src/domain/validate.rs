@@ -47,15 +47,20 @@ impl InvalidRequest {
 
     /// A one-line summary naming how many problems there are and the first of them.
     pub fn summary(&self) -> String {
+        self.summary_of("CopyImage")
+    }
+
+    /// [`InvalidRequest::summary`] for a request of the call `call` ("CreateDistribution").
+    pub fn summary_of(&self, call: &str) -> String {
         match self.violations.as_slice() {
-            [only] => format!("invalid CopyImage request: {}: {}", only.field, only.description),
+            [only] => format!("invalid {call} request: {}: {}", only.field, only.description),
             [first, rest @ ..] => format!(
-                "invalid CopyImage request: {} problems; first, {}: {}",
+                "invalid {call} request: {} problems; first, {}: {}",
                 rest.len() + 1,
                 first.field,
                 first.description
             ),
-            [] => "invalid CopyImage request".to_owned(),
+            [] => format!("invalid {call} request"),
         }
     }
 }

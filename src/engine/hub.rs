@@ -7,6 +7,11 @@
 //! too far behind, or the event was written by another replica and only its sequence arrived).
 //! So however many watch a job, an event costs one store read at most, usually none. Channels
 //! exist only while someone watches the job.
+//!
+//! A watched distribution has one channel too, whatever its number of targets: a target's event
+//! only wakes its watchers, who read the distribution's new events from the store (one read
+//! however many events arrived meanwhile). A watcher of a 600-target distribution is one
+//! subscription, not 600.
 
 use std::{
     collections::{HashMap, VecDeque},
@@ -15,7 +20,7 @@ use std::{
 
 use tokio::sync::watch;
 
-use crate::domain::{JobEvent, JobId};
+use crate::domain::{DistributionId, JobEvent, JobId};
 
 /// Recent events kept per watched job.
 const RECENT_EVENTS: usize = 64;
@@ -29,10 +34,20 @@ struct Feed {
     recent: VecDeque<Arc<JobEvent>>,
 }
 
-/// The registry of watched jobs.
+/// What a watched distribution's channel holds: the newest event sequence known to exist, and
+/// how many times this process wrote events of it without knowing their sequence. Either
+/// rising wakes its watchers.
+#[derive(Debug, Default, Clone, Copy)]
+struct DistributionFeed {
+    newest: u64,
+    pokes: u64,
+}
+
+/// The registry of watched jobs and distributions.
 #[derive(Debug, Default)]
 pub struct EventHub {
     jobs: Mutex<HashMap<JobId, watch::Sender<Feed>>>,
+    distributions: Mutex<HashMap<DistributionId, watch::Sender<DistributionFeed>>>,
 }
 
 impl EventHub {
@@ -104,6 +119,85 @@ impl EventHub {
         // The map stays consistent even if a holder panicked: every operation is a single insert,
         // lookup or remove.
         self.jobs.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Starts watching `distribution`: one subscription for all of its targets.
+    pub fn subscribe_distribution(self: &Arc<Self>, distribution: DistributionId) -> DistributionSubscription {
+        let receiver = self
+            .lock_distributions()
+            .entry(distribution)
+            .or_insert_with(|| watch::channel(DistributionFeed::default()).0)
+            .subscribe();
+        DistributionSubscription {
+            hub: Arc::clone(self),
+            distribution,
+            receiver: Some(receiver),
+        }
+    }
+
+    /// Tells watchers of `distribution` that its events up to `sequence` exist (written by
+    /// another process). Cheap when nobody watches.
+    pub fn publish_distribution(&self, distribution: DistributionId, sequence: u64) {
+        if let Some(sender) = self.lock_distributions().get(&distribution) {
+            sender.send_if_modified(|feed| {
+                let newer = sequence > feed.newest;
+                if newer {
+                    feed.newest = sequence;
+                }
+                newer
+            });
+        }
+    }
+
+    /// Tells watchers of `distribution` that this process just wrote events of it (a target's
+    /// job changed): they read the new ones from the store. Cheap when nobody watches.
+    pub fn poke_distribution(&self, distribution: DistributionId) {
+        if let Some(sender) = self.lock_distributions().get(&distribution) {
+            sender.send_modify(|feed| feed.pokes += 1);
+        }
+    }
+
+    /// How many distributions are being watched right now.
+    pub fn watched_distributions(&self) -> usize {
+        self.lock_distributions().len()
+    }
+
+    fn lock_distributions(&self) -> MutexGuard<'_, HashMap<DistributionId, watch::Sender<DistributionFeed>>> {
+        self.distributions.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// One watcher's interest in one distribution; removes its channel when the last watcher leaves.
+#[derive(Debug)]
+pub struct DistributionSubscription {
+    hub: Arc<EventHub>,
+    distribution: DistributionId,
+    receiver: Option<watch::Receiver<DistributionFeed>>,
+}
+
+impl DistributionSubscription {
+    /// Waits until new events of the distribution are announced. Returns at once if some were
+    /// since the last call.
+    pub async fn changed(&mut self) {
+        if let Some(receiver) = self.receiver.as_mut()
+            && receiver.changed().await.is_err()
+        {
+            // The hub holds the sender for as long as this subscription exists.
+            std::future::pending::<()>().await;
+        }
+    }
+}
+
+impl Drop for DistributionSubscription {
+    fn drop(&mut self) {
+        drop(self.receiver.take());
+        let mut distributions = self.hub.lock_distributions();
+        if distributions
+            .get(&self.distribution)
+            .is_some_and(|sender| sender.receiver_count() == 0)
+        {
+            distributions.remove(&self.distribution);
+        }
     }
 }
 
@@ -261,6 +355,37 @@ mod tests {
         assert_eq!(watcher.events_after(5), None, "fell too far behind: read the store");
         let caught_up = sequences(watcher.events_after(last - 3)).unwrap();
         assert_eq!(caught_up, vec![last - 2, last - 1, last]);
+    }
+
+    #[tokio::test]
+    async fn a_distribution_is_one_subscription_woken_by_pokes_and_newer_sequences() {
+        let hub = EventHub::new();
+        let distribution = DistributionId::new();
+        let mut watcher = hub.subscribe_distribution(distribution);
+        let mut other = hub.subscribe_distribution(DistributionId::new());
+        hub.poke_distribution(distribution);
+        tokio::time::timeout(Duration::from_secs(5), watcher.changed())
+            .await
+            .unwrap();
+        hub.publish_distribution(distribution, 7);
+        tokio::time::timeout(Duration::from_secs(5), watcher.changed())
+            .await
+            .unwrap();
+        hub.publish_distribution(distribution, 5);
+        assert!(
+            tokio::time::timeout(Duration::from_millis(50), watcher.changed())
+                .await
+                .is_err(),
+            "an older sequence wakes nobody"
+        );
+        assert!(
+            tokio::time::timeout(Duration::from_millis(50), other.changed())
+                .await
+                .is_err()
+        );
+        assert_eq!(hub.watched_distributions(), 2);
+        drop((watcher, other));
+        assert_eq!(hub.watched_distributions(), 0);
     }
 
     #[test]

@@ -7,6 +7,9 @@
 //!   cancelled ones. [`Engine::run`] calls it on a timer until shutdown; tests call it directly.
 //! - Every change is one store transaction that also appends the job's event; [`hub::EventHub`]
 //!   wakes this process's watchers, and PostgreSQL NOTIFY wakes other replicas'.
+//! - Distributions ([`Engine::create_distribution`]) record a job per target and leave them to
+//!   the tick like any other; the tick also cancels the targets of cancelled distributions and
+//!   rolls back failed ones ([`rollback`]).
 //!
 //! Replicas share work through row leases ([`crate::store::Claim`]): a job is worked on by one
 //! replica at a time, and a job whose replica died is taken over when its lease runs out.
@@ -20,17 +23,22 @@ use tracing::{debug, info, warn};
 
 use crate::{
     backend::{BackendError, Backends, Ec2Backend, StartCopy},
-    domain::{AccountId, Change, CopyRequest, Job, JobEvent, JobId, JobState, Refused, codes},
+    domain::{
+        AccountId, Change, CopyRequest, DistributionId, Job, JobEvent, JobId, JobState, Refused, codes,
+        distribution::Refusal,
+    },
     store::{Created, JobStore, StoreError},
 };
 
 mod backoff;
 mod checks;
 mod dispatch;
+mod distributions;
 mod finishing;
 pub mod hub;
 mod limits;
 mod polling;
+mod rollback;
 mod settings;
 mod tracker;
 
@@ -55,6 +63,14 @@ pub enum EngineError {
         id: JobId,
         /// Its terminal state.
         state: JobState,
+    },
+    /// The distribution's state does not allow what was asked.
+    #[error("distribution {id}: {refusal}")]
+    DistributionRefused {
+        /// The distribution.
+        id: DistributionId,
+        /// Why not.
+        refusal: Refusal,
     },
 }
 
@@ -200,14 +216,20 @@ impl Engine {
     /// so the next tick deregisters its pending image. A job that has ended is
     /// [`EngineError::AlreadyEnded`].
     pub async fn cancel(&self, tenant: &str, id: JobId) -> Result<Job, EngineError> {
+        let job = self.store.get_tenant_job(tenant, id).await?;
+        self.cancel_job(job).await
+    }
+
+    /// Cancels `job` as read, reading it again when another writer changed it first.
+    async fn cancel_job(&self, job: Job) -> Result<Job, EngineError> {
+        let mut job = job;
         loop {
-            let job = self.store.get_tenant_job(tenant, id).await?;
             let change = match job.request_cancel(now()) {
                 Ok(Some(change)) => change,
                 Ok(None) => return Ok(job),
                 Err(refused) => {
                     return Err(EngineError::AlreadyEnded {
-                        id,
+                        id: job.id(),
                         state: refused.state,
                     });
                 }
@@ -217,7 +239,7 @@ impl Engine {
                     self.wake.notify_one();
                     return Ok(job);
                 }
-                Err(StoreError::Conflict(_)) => continue,
+                Err(StoreError::Conflict(id)) => job = self.store.get_job_any_tenant(id).await?,
                 Err(error) => return Err(error.into()),
             }
         }
@@ -228,6 +250,7 @@ impl Engine {
     pub async fn tick(&self) -> Result<TickReport, EngineError> {
         let mut report = self.dispatch_due().await?;
         report.add(self.track_due().await?);
+        self.wind_down_due().await?;
         Ok(report)
     }
 
@@ -255,6 +278,9 @@ impl Engine {
         let stored = self.store.update_job(change.job(), change.event()).await?;
         if let Some(detail) = change.event() {
             self.hub.publish_event(&JobEvent::of(&stored, detail));
+        }
+        if let Some(distribution) = stored.distribution_id() {
+            self.hub.poke_distribution(distribution);
         }
         Ok(stored)
     }

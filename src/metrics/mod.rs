@@ -97,7 +97,7 @@ pub struct Metrics {
     pub ec2_calls: Family<OperationLabels, Counter>,
     /// EC2 API calls refused with RequestLimitExceeded, by operation.
     pub ec2_throttles: Family<OperationLabels, Counter>,
-    /// Open WatchCopyJob streams.
+    /// Open watch streams (WatchCopyJob and WatchDistribution).
     pub watch_streams: Gauge,
     /// Store call latency, by store method.
     pub store_duration: HistogramFamily<OperationLabels>,
@@ -150,7 +150,11 @@ impl Metrics {
             "EC2 API calls refused with RequestLimitExceeded, by operation",
             ec2_throttles.clone(),
         );
-        registry.register("watch_streams_open", "Open WatchCopyJob streams", watch_streams.clone());
+        registry.register(
+            "watch_streams_open",
+            "Open watch streams (WatchCopyJob and WatchDistribution)",
+            watch_streams.clone(),
+        );
         registry.register(
             "store_duration_seconds",
             "Job store call latency, by method",

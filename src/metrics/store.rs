@@ -7,8 +7,14 @@ use chrono::{DateTime, Utc};
 
 use super::{Metrics, OperationLabels};
 use crate::{
-    domain::{AccountId, Change, Job, JobEvent, JobId, JobState},
-    store::{ChangeFeed, Claim, Created, JobPage, JobStore, ListQuery, StateCount, StoreError},
+    domain::{
+        AccountId, Change, Distribution, DistributionId, Job, JobEvent, JobId, JobState,
+        distribution::{Accepted, DistributionChange, DistributionEvent, Retry, Target, TargetJob},
+    },
+    store::{
+        ChangeFeed, Claim, Created, CreatedDistribution, DistributionClaim, DistributionPage, DistributionQuery,
+        DistributionStore, JobPage, JobStore, ListQuery, StateCount, StoreError,
+    },
 };
 
 /// Records how long each call to `inner` takes in [`Metrics::store_duration`].
@@ -94,5 +100,82 @@ impl JobStore for MeteredStore {
 
     async fn change_feed(&self) -> Result<Option<ChangeFeed>, StoreError> {
         self.inner.change_feed().await
+    }
+}
+
+#[async_trait]
+impl DistributionStore for MeteredStore {
+    async fn create_distribution(&self, accepted: &Accepted) -> Result<CreatedDistribution, StoreError> {
+        self.timed("create_distribution", self.inner.create_distribution(accepted))
+            .await
+    }
+
+    async fn get_tenant_distribution(&self, tenant: &str, id: DistributionId) -> Result<Distribution, StoreError> {
+        self.timed(
+            "get_tenant_distribution",
+            self.inner.get_tenant_distribution(tenant, id),
+        )
+        .await
+    }
+
+    async fn get_distribution_any_tenant(&self, id: DistributionId) -> Result<Distribution, StoreError> {
+        self.timed(
+            "get_distribution_any_tenant",
+            self.inner.get_distribution_any_tenant(id),
+        )
+        .await
+    }
+
+    async fn distribution_targets(&self, id: DistributionId) -> Result<Vec<TargetJob>, StoreError> {
+        self.timed("distribution_targets", self.inner.distribution_targets(id))
+            .await
+    }
+
+    async fn list_distributions(&self, query: &DistributionQuery) -> Result<DistributionPage, StoreError> {
+        self.timed("list_distributions", self.inner.list_distributions(query))
+            .await
+    }
+
+    async fn list_distribution_events(
+        &self,
+        id: DistributionId,
+        after: u64,
+        limit: u32,
+    ) -> Result<Vec<DistributionEvent>, StoreError> {
+        self.timed(
+            "list_distribution_events",
+            self.inner.list_distribution_events(id, after, limit),
+        )
+        .await
+    }
+
+    async fn update_distribution(&self, change: &DistributionChange) -> Result<Distribution, StoreError> {
+        self.timed("update_distribution", self.inner.update_distribution(change))
+            .await
+    }
+
+    async fn retry_distribution(&self, retry: &Retry) -> Result<Distribution, StoreError> {
+        self.timed("retry_distribution", self.inner.retry_distribution(retry))
+            .await
+    }
+
+    async fn mark_rolled_back(&self, target: &Target, detail: &str) -> Result<bool, StoreError> {
+        self.timed("mark_rolled_back", self.inner.mark_rolled_back(target, detail))
+            .await
+    }
+
+    async fn claim_distributions(&self, claim: &DistributionClaim) -> Result<Vec<Distribution>, StoreError> {
+        self.timed("claim_distributions", self.inner.claim_distributions(claim))
+            .await
+    }
+
+    async fn defer_distribution(
+        &self,
+        id: DistributionId,
+        owner: &str,
+        until: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        self.timed("defer_distribution", self.inner.defer_distribution(id, owner, until))
+            .await
     }
 }

@@ -1,13 +1,16 @@
 //! The durable job store: every accepted copy is a row in `jobs`, every change to it one
-//! transaction that also appends to `job_events`.
+//! transaction that also appends to `job_events`. Distributions ([`DistributionStore`]) are rows
+//! of `distributions` with their targets and events; their targets are ordinary jobs whose
+//! changes move the distribution's counts in the same transaction.
 //!
 //! [`JobStore`] is the only way the rest of the service touches the database. Two
 //! implementations sit beside it on sqlx: [`postgres::PgStore`] (production, several replicas)
 //! and [`sqlite::SqliteStore`] (the embedded default); [`connect`] picks one by URL.
 //!
 //! The two are independent: each keeps every statement it runs, with its binds and the reading
-//! of its rows, in one file per table (`postgres/jobs.rs`, `sqlite/jobs.rs`), so a column is
-//! added in one file per engine plus its migration. What they share is this trait, pure logic
+//! of its rows, in one file per table (`postgres/jobs.rs`, `sqlite/jobs.rs`,
+//! `*/distributions.rs`, `*/distribution_targets.rs`, `*/distribution_events.rs`), so a column
+//! is added in one file per engine plus its migration. What they share is this trait, pure logic
 //! that involves no SQL (pages, idempotent creation), and one conformance suite
 //! (`tests/it/store/`) that runs every behaviour on both.
 
@@ -15,14 +18,18 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use futures::stream::BoxStream;
 
-use crate::domain::{AccountId, Change, Job, JobEvent, JobId, JobState};
+use crate::domain::{AccountId, Change, DistributionId, Job, JobEvent, JobId, JobState};
 
 mod connect;
+mod distributions;
 mod page_token;
 pub mod postgres;
 pub mod sqlite;
 
 pub use connect::{DatabaseKind, connect, redact_url};
+pub use distributions::{
+    CreatedDistribution, DistributionClaim, DistributionPage, DistributionQuery, DistributionStore,
+};
 
 pub use page_token::PageToken;
 
@@ -43,6 +50,20 @@ pub enum StoreError {
     /// The job changed after the caller read it (or another replica holds it).
     #[error("job {0} was changed concurrently")]
     Conflict(JobId),
+    /// No distribution with that id (for that tenant).
+    #[error("distribution {0} not found")]
+    DistributionNotFound(DistributionId),
+    /// The distribution's client token was used before with another request.
+    #[error("client token {token:?} was already used with a different request (distribution {existing})")]
+    DistributionTokenMismatch {
+        /// The token.
+        token: String,
+        /// The distribution the token belongs to.
+        existing: DistributionId,
+    },
+    /// The distribution's state changed after the caller read it.
+    #[error("distribution {0} was changed concurrently")]
+    DistributionConflict(DistributionId),
     /// A page token that this store did not issue.
     #[error("invalid page token")]
     InvalidPageToken,
@@ -172,7 +193,7 @@ impl JobPage {
             jobs.truncate(page_size);
             jobs.last().map(|last| PageToken {
                 created_at: last.created_at(),
-                id: last.id(),
+                id: last.id().as_uuid(),
             })
         } else {
             None
@@ -208,12 +229,22 @@ pub struct StateCount {
     pub count: u64,
 }
 
-/// Change notifications from other processes: `(job, newest event sequence)`.
-pub type ChangeFeed = BoxStream<'static, Result<(JobId, u64), StoreError>>;
+/// What another process announced: new events up to a sequence.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Announcement {
+    /// A job's events up to this sequence are committed.
+    Job(JobId, u64),
+    /// A distribution's events up to this sequence are committed.
+    Distribution(DistributionId, u64),
+}
 
-/// The job store. Every method is one transaction; nothing acknowledged is ever lost.
+/// Change notifications from other processes.
+pub type ChangeFeed = BoxStream<'static, Result<Announcement, StoreError>>;
+
+/// The job store. Every method is one transaction; nothing acknowledged is ever lost. Every job
+/// store keeps distributions too ([`DistributionStore`]): `update_job` moves their counts.
 #[async_trait]
-pub trait JobStore: Send + Sync + 'static {
+pub trait JobStore: DistributionStore {
     /// Records a job [`Job::accept`] made, with its first event. With a client token, an earlier
     /// job with the same tenant, destination Region and token is returned instead when its
     /// request has the same fingerprint, and [`StoreError::IdempotentParameterMismatch`] when
@@ -236,7 +267,8 @@ pub trait JobStore: Send + Sync + 'static {
     /// with `detail` when one is given; one transaction. Returns the stored job (version
     /// incremented, `updated_at` now, the event's sequence in `last_event_sequence`).
     /// [`StoreError::Conflict`] when the version moved on, [`StoreError::NotFound`] when there is
-    /// no such job.
+    /// no such job. For a distribution's target job, the same transaction follows the move in
+    /// the distribution (see [`DistributionStore`]).
     async fn update_job(&self, job: &Job, detail: Option<&str>) -> Result<Job, StoreError>;
 
     /// Takes a lease on up to `claim.limit` jobs that are due and free (or already the

@@ -1,19 +1,18 @@
-//! Keyset pagination tokens: where a page of jobs (newest first) ended.
+//! Keyset pagination tokens: where a page of jobs or distributions (newest first) ended.
 
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::StoreError;
-use crate::domain::JobId;
 
-/// The last job of a page, by its sort key `(created_at, id)`. Clients see it only as an
+/// The last row of a page, by its sort key `(created_at, id)`. Clients see it only as an
 /// opaque string ([`PageToken::encode`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PageToken {
-    /// Creation time of the last job on the page.
+    /// Creation time of the last row on the page.
     pub created_at: DateTime<Utc>,
-    /// Id of the last job on the page.
-    pub id: JobId,
+    /// Id of the last row on the page (a job's or a distribution's).
+    pub id: Uuid,
 }
 
 impl PageToken {
@@ -25,7 +24,7 @@ impl PageToken {
             "{}:{}:{}",
             Self::VERSION,
             self.created_at.timestamp_micros(),
-            self.id.as_uuid().simple()
+            self.id.simple()
         );
         hex::encode(plain)
     }
@@ -44,10 +43,7 @@ impl PageToken {
         let micros: i64 = micros.parse().map_err(|_| StoreError::InvalidPageToken)?;
         let created_at = DateTime::from_timestamp_micros(micros).ok_or(StoreError::InvalidPageToken)?;
         let id = Uuid::parse_str(id).map_err(|_| StoreError::InvalidPageToken)?;
-        Ok(Self {
-            created_at,
-            id: JobId::from(id),
-        })
+        Ok(Self { created_at, id })
     }
 }
 
@@ -59,7 +55,7 @@ mod tests {
     fn page_token_round_trips_and_rejects_garbage() {
         let token = PageToken {
             created_at: DateTime::from_timestamp_micros(1_700_000_000_123_456).unwrap(),
-            id: JobId::new(),
+            id: Uuid::new_v4(),
         };
         assert_eq!(PageToken::decode(&token.encode()).unwrap(), token);
         for bad in ["", "zz", "6869", &hex::encode("v2:1:00000000000000000000000000000000")] {

@@ -18,6 +18,7 @@ mod auth_tls;
 mod cli;
 mod crash_recovery;
 mod database_outage;
+mod distributions;
 mod ec2_accounts_moto;
 mod ec2_moto;
 mod lifecycle;

@@ -1,8 +1,8 @@
 //! `amicopy-bench`: the load generator behind `scripts/bench.sh` and BENCHMARKS.md.
 //!
 //! RPC scenarios drive a running amicopyd over loopback with the generated tonic client:
-//! [`rpc`] (`accept`, `retries`, `reads`, `grpc-floor`) and [`watch`] (many WatchCopyJob
-//! streams). [`inproc`] runs the engine in this process against the simulator to count EC2
+//! [`rpc`] (`accept`, `retries`, `reads`, `grpc-floor`, `distribute`) and [`watch`] (many
+//! WatchCopyJob streams). [`inproc`] runs the engine in this process against the simulator to count EC2
 //! calls (`tracking`, `burst`). Every scenario prints a [`report::Summary`] and can save it as
 //! JSON; [`table`] turns the saved summaries and the pgbench baseline into the markdown table.
 
@@ -79,6 +79,11 @@ pub struct Args {
     #[arg(long, default_value_t = 1000)]
     pub burst_copies: usize,
 
+    /// Targets of each distribution (distribute): the service's own account in this many
+    /// made-up Regions (each target costs what a target in another account costs).
+    #[arg(long, default_value_t = 600)]
+    pub distribution_targets: usize,
+
     /// Copies followed to their end per polling run (polling).
     #[arg(long, value_delimiter = ',', default_value = "1,10,1000")]
     pub polling_sizes: Vec<usize>,
@@ -119,6 +124,8 @@ pub enum Scenario {
     Reads,
     /// grpc.health.v1.Health/Check on the same server: the bare unary call.
     GrpcFloor,
+    /// CreateDistribution of --distribution-targets targets, unique names.
+    Distribute,
     /// Many WatchCopyJob streams over jobs that change state.
     Watch,
     /// In-process: DescribeImages calls per tick for N pending copies.
@@ -181,6 +188,12 @@ impl Args {
         if !(1..=100_000).contains(&self.burst_copies) {
             return Err(invalid("--burst-copies", "must be 1 to 100000"));
         }
+        if !(1..=rpc::MAX_DISTRIBUTION_TARGETS).contains(&self.distribution_targets) {
+            return Err(invalid(
+                "--distribution-targets",
+                format!("must be 1 to {}", rpc::MAX_DISTRIBUTION_TARGETS),
+            ));
+        }
         if self.polling_sizes.is_empty() || self.polling_sizes.iter().any(|n| !(1..=10_000).contains(n)) {
             return Err(invalid("--polling-sizes", "each must be 1 to 10000"));
         }
@@ -240,12 +253,17 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     args.validate()?;
     if matches!(
         args.scenario,
-        Scenario::Accept | Scenario::Retries | Scenario::Reads | Scenario::GrpcFloor | Scenario::Watch
+        Scenario::Accept
+            | Scenario::Retries
+            | Scenario::Reads
+            | Scenario::GrpcFloor
+            | Scenario::Distribute
+            | Scenario::Watch
     ) {
         rpc::wait_ready(&args.addr, Duration::from_secs_f64(args.wait_ready_seconds)).await?;
     }
     let summaries: Vec<Summary> = match args.scenario {
-        Scenario::Accept | Scenario::Retries | Scenario::Reads | Scenario::GrpcFloor => {
+        Scenario::Accept | Scenario::Retries | Scenario::Reads | Scenario::GrpcFloor | Scenario::Distribute => {
             vec![rpc::run(&args).await?]
         }
         Scenario::Watch => vec![watch::run(&args).await?],
@@ -329,6 +347,16 @@ mod tests {
             "--watch-jobs"
         );
         parse(&["--streams", "10000", "--watch-jobs", "20"]).validate().unwrap();
+    }
+
+    #[test]
+    fn distributions_are_at_most_as_wide_as_the_service_allows() {
+        parse(&["--distribution-targets", "600"]).validate().unwrap();
+        assert_eq!(
+            parse(&["--distribution-targets", "1001"]).validate().unwrap_err().flag,
+            "--distribution-targets"
+        );
+        assert_eq!(rpc::distribution_request("x".into(), 600).targets[0].regions.len(), 600);
     }
 
     #[test]

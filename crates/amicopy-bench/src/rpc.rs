@@ -1,6 +1,7 @@
 //! The unary RPC scenarios: CopyImage accepted (`accept`), CopyImage retried with known
-//! ClientTokens (`retries`), GetCopyJob and ListCopyJobs (`reads`), and the bare unary call they
-//! are compared with, `grpc.health.v1.Health/Check` on the same server (`grpc-floor`).
+//! ClientTokens (`retries`), GetCopyJob and ListCopyJobs (`reads`), CreateDistribution of many
+//! targets (`distribute`), and the bare unary call they are compared with,
+//! `grpc.health.v1.Health/Check` on the same server (`grpc-floor`).
 
 use std::{
     sync::Arc,
@@ -12,7 +13,9 @@ use tonic::transport::{Channel, Endpoint};
 use tonic_health::pb::{HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient};
 
 use super::{Args, Scenario, load::drive, report::Summary};
-use amicopy::proto::{self, image_copy_service_client::ImageCopyServiceClient};
+use amicopy::proto::{
+    self, distribution_service_client::DistributionServiceClient, image_copy_service_client::ImageCopyServiceClient,
+};
 
 /// Connections the workers share (HTTP/2 multiplexes the rest), the way a handful of client
 /// processes would call the service.
@@ -23,6 +26,9 @@ const RETRY_TOKENS: u64 = 16;
 
 /// Page size of the ListCopyJobs calls in `reads`.
 const LIST_PAGE_SIZE: i32 = 100;
+
+/// Most targets one distribution may have (the service's limit).
+pub const MAX_DISTRIBUTION_TARGETS: usize = 1000;
 
 /// Opens up to [`MAX_CONNECTIONS`] connections to `addr`.
 pub async fn connect(addr: &str, concurrency: usize) -> anyhow::Result<Vec<Channel>> {
@@ -69,6 +75,39 @@ pub fn copy_request(name: String, client_token: String) -> proto::CopyImageReque
         destination_region: "us-west-2".to_owned(),
         name,
         client_token,
+        ..Default::default()
+    }
+}
+
+/// A distribution of the base image to `targets` made-up Regions of the service's own account
+/// (`ap-north-1`, `ap-north-2`, ...), which the simulator accepts as Regions of its world.
+pub fn distribution_request(name: String, targets: usize) -> proto::CreateDistributionRequest {
+    let words = [
+        "north",
+        "south",
+        "east",
+        "west",
+        "central",
+        "northeast",
+        "southeast",
+        "northwest",
+        "southwest",
+        "mid",
+        "inner",
+    ];
+    let regions = words
+        .iter()
+        .flat_map(|word| (1..=99).map(move |n| format!("ap-{word}-{n}")))
+        .take(targets)
+        .collect();
+    proto::CreateDistributionRequest {
+        source_image_id: "ami-0a1b2c3d4e5f60001".to_owned(),
+        source_region: "us-east-1".to_owned(),
+        name: format!("{name}-{{region}}"),
+        targets: vec![proto::DistributionTarget {
+            regions,
+            ..Default::default()
+        }],
         ..Default::default()
     }
 }
@@ -122,6 +161,16 @@ pub async fn run(args: &Args) -> anyhow::Result<Summary> {
             })
             .await
         }
+        Scenario::Distribute => {
+            let channels = Arc::new(connect(&args.addr, args.concurrency).await?);
+            let targets = args.distribution_targets;
+            drive(load, move |worker, call| {
+                let mut client = DistributionServiceClient::new(channels[worker % channels.len()].clone());
+                let request = distribution_request(format!("bench-{run}-{call}"), targets);
+                async move { client.create_distribution(request).await.map(drop) }
+            })
+            .await
+        }
         Scenario::GrpcFloor => {
             let channels = Arc::new(connect(&args.addr, args.concurrency).await?);
             drive(load, move |worker, _| {
@@ -142,6 +191,10 @@ pub async fn run(args: &Args) -> anyhow::Result<Summary> {
         Scenario::Accept => "CopyImage, unique names, no ClientToken: each call is a new job".to_owned(),
         Scenario::Retries => format!("CopyImage cycling {RETRY_TOKENS} ClientTokens: all but the first are replays"),
         Scenario::Reads => format!("GetCopyJob and ListCopyJobs (page_size {LIST_PAGE_SIZE}) alternating"),
+        Scenario::Distribute => format!(
+            "CreateDistribution of {} targets each (one account, made-up Regions), unique names",
+            args.distribution_targets
+        ),
         _ => "grpc.health.v1.Health/Check: the bare unary call on the same server".to_owned(),
     });
     if let Some(rate) = args.rate {

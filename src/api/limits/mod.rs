@@ -1,9 +1,10 @@
 //! Protective limits: what keeps one tenant, or a crowd, from taking the server down.
 //!
-//! - [`TenantRateLimitLayer`]: a token bucket per tenant over ImageCopyService calls;
+//! - [`TenantRateLimitLayer`]: a token bucket per tenant over ImageCopyService and
+//!   DistributionService calls;
 //!   RESOURCE_EXHAUSTED with a RetryInfo when it is empty. Must sit inside the authentication
 //!   layer, which records the [`Caller`].
-//! - [`WatchSlots`]: a cap on open WatchCopyJob streams per tenant.
+//! - [`WatchSlots`]: a cap on open watch streams (WatchCopyJob and WatchDistribution) per tenant.
 //! - [`ShedAsUnavailableLayer`]: answers calls tower's `LoadShed` refused (the global
 //!   concurrency limit is reached) with UNAVAILABLE at once rather than queueing them.
 //! - The request timeout, message size and HTTP/2 keepalive are tonic server settings, read
@@ -29,16 +30,18 @@ use crate::auth::Caller;
 /// Protective limits settings.
 #[derive(Args, Debug, Clone)]
 pub struct LimitSettings {
-    /// ImageCopyService calls each tenant may make per second, on average; 0 turns the limit
-    /// off.
+    /// ImageCopyService and DistributionService calls each tenant may make per second, on
+    /// average; 0 turns the limit off.
     #[arg(long, env = "AMICOPY_TENANT_REQUESTS_PER_SECOND", default_value = "20", value_parser = flags::non_negative, allow_negative_numbers = true)]
     pub tenant_requests_per_second: f64,
 
-    /// ImageCopyService calls each tenant may make at once before the per-second rate applies.
+    /// ImageCopyService and DistributionService calls each tenant may make at once before the
+    /// per-second rate applies.
     #[arg(long, env = "AMICOPY_TENANT_REQUEST_BURST", default_value = "40", value_parser = flags::positive_count, allow_negative_numbers = true)]
     pub tenant_request_burst: u32,
 
-    /// WatchCopyJob streams each tenant may hold open at once; 0 means no cap.
+    /// Watch streams (WatchCopyJob and WatchDistribution together) each tenant may hold open at
+    /// once; 0 means no cap.
     #[arg(long, env = "AMICOPY_MAX_WATCH_STREAMS_PER_TENANT", default_value_t = 100)]
     pub max_watch_streams_per_tenant: usize,
 

@@ -1,4 +1,5 @@
-//! [`TenantRateLimitLayer`]: one token bucket per tenant over ImageCopyService calls.
+//! [`TenantRateLimitLayer`]: one token bucket per tenant over ImageCopyService and
+//! DistributionService calls.
 
 use std::{
     collections::HashMap,
@@ -11,14 +12,27 @@ use std::{
 use tonic::codegen::http;
 use tower::{Layer, Service};
 
-use crate::{api::error, auth::Caller, proto::image_copy_service_server::SERVICE_NAME, ratelimit::TokenBucket};
+use crate::{
+    api::error,
+    auth::Caller,
+    proto::{distribution_service_server, image_copy_service_server},
+    ratelimit::TokenBucket,
+};
 
-/// Whether `path` is a call of the ImageCopyService: those are rate limited, health and
-/// reflection are not.
+/// The services whose calls are rate limited; health and reflection are not. A tenant's calls
+/// of all of them draw on one bucket.
+const LIMITED: [&str; 2] = [
+    image_copy_service_server::SERVICE_NAME,
+    distribution_service_server::SERVICE_NAME,
+];
+
+/// Whether `path` is a call of a rate-limited service.
 fn is_limited(path: &str) -> bool {
-    path.strip_prefix('/')
-        .and_then(|path| path.strip_prefix(SERVICE_NAME))
-        .is_some_and(|method| method.starts_with('/'))
+    path.strip_prefix('/').is_some_and(|path| {
+        LIMITED
+            .iter()
+            .any(|service| path.strip_prefix(service).is_some_and(|method| method.starts_with('/')))
+    })
 }
 
 /// Installs [`TenantRateLimitService`]; clones share the buckets.
@@ -134,6 +148,16 @@ mod tests {
     }
 
     const COPY: &str = "/amicopy.v1.ImageCopyService/CopyImage";
+    const DISTRIBUTE: &str = "/amicopy.v1.DistributionService/CreateDistribution";
+
+    #[tokio::test(start_paused = true)]
+    async fn distribution_calls_draw_on_the_tenants_one_bucket() {
+        let layer = TenantRateLimitLayer::new(1.0, 2);
+        assert_eq!(call(&layer, COPY, "acme").await, Code::Ok);
+        assert_eq!(call(&layer, DISTRIBUTE, "acme").await, Code::Ok);
+        assert_eq!(call(&layer, DISTRIBUTE, "acme").await, Code::ResourceExhausted);
+        assert_eq!(call(&layer, COPY, "acme").await, Code::ResourceExhausted);
+    }
 
     #[tokio::test(start_paused = true)]
     async fn each_tenant_has_its_own_bucket_and_tokens_come_back() {

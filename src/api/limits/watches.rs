@@ -1,4 +1,5 @@
-//! [`WatchSlots`]: how many WatchCopyJob streams each tenant has open, capped.
+//! [`WatchSlots`]: how many watch streams (WatchCopyJob and WatchDistribution together) each
+//! tenant has open, capped.
 
 use std::{
     collections::HashMap,

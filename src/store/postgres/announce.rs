@@ -13,9 +13,13 @@ use sqlx::PgPool;
 use tokio::sync::mpsc;
 use tracing::warn;
 
-use crate::domain::JobId;
+use crate::{
+    domain::{DistributionId, JobId},
+    store::Announcement,
+};
 
-/// The NOTIFY channel; payloads are `<job uuid>:<sequence>`.
+/// The NOTIFY channel; payloads are `<job uuid>:<sequence>` for a job's events and
+/// `d:<distribution uuid>:<sequence>` for a distribution's.
 pub(super) const CHANNEL: &str = "amicopy_job_events";
 
 /// Most events announced in one statement.
@@ -41,6 +45,13 @@ impl Announcer {
         // Fails only when the task has ended, with the runtime: nobody is left to tell.
         let _ = self.events.send(format!("{job}:{sequence}"));
     }
+
+    /// Announces that the distribution's events up to `sequence` are committed.
+    pub(super) fn announce_distribution(&self, distribution: DistributionId, sequence: u64) {
+        let _ = self
+            .events
+            .send(format!("{DISTRIBUTION_PREFIX}{distribution}:{sequence}"));
+    }
 }
 
 async fn announce(pool: PgPool, mut pending: mpsc::UnboundedReceiver<String>) {
@@ -58,10 +69,17 @@ async fn announce(pool: PgPool, mut pending: mpsc::UnboundedReceiver<String>) {
     }
 }
 
-/// Parses a notification payload, `<job uuid>:<sequence>`.
-pub(super) fn parse(payload: &str) -> Option<(JobId, u64)> {
+/// What marks a distribution's payload.
+const DISTRIBUTION_PREFIX: &str = "d:";
+
+/// Parses a notification payload, `<job uuid>:<sequence>` or `d:<distribution uuid>:<sequence>`.
+pub(super) fn parse(payload: &str) -> Option<Announcement> {
+    if let Some(rest) = payload.strip_prefix(DISTRIBUTION_PREFIX) {
+        let (id, sequence) = rest.split_once(':')?;
+        return Some(Announcement::Distribution(id.parse().ok()?, sequence.parse().ok()?));
+    }
     let (id, sequence) = payload.split_once(':')?;
-    Some((id.parse().ok()?, sequence.parse().ok()?))
+    Some(Announcement::Job(id.parse().ok()?, sequence.parse().ok()?))
 }
 
 #[cfg(test)]
@@ -71,8 +89,21 @@ mod tests {
     #[test]
     fn notification_payloads_parse_and_garbage_does_not() {
         let id = JobId::new();
-        assert_eq!(parse(&format!("{id}:7")), Some((id, 7)));
-        for bad in ["", "x:1", &format!("{id}"), &format!("{id}:-1"), &format!("{id}:1:2")] {
+        assert_eq!(parse(&format!("{id}:7")), Some(Announcement::Job(id, 7)));
+        let distribution = DistributionId::new();
+        assert_eq!(
+            parse(&format!("d:{distribution}:12")),
+            Some(Announcement::Distribution(distribution, 12))
+        );
+        for bad in [
+            "",
+            "x:1",
+            &format!("{id}"),
+            &format!("{id}:-1"),
+            &format!("{id}:1:2"),
+            &format!("d:{id}"),
+            "d:x:1",
+        ] {
             assert_eq!(parse(bad), None, "{bad}");
         }
     }

@@ -8,11 +8,15 @@ use uuid::Uuid;
 
 use crate::{
     domain::{
-        AccountId, AmiName, ClientToken, CopyRequest, Destination, Failure, ImageId, Job, JobEvent, JobId, JobState,
-        KmsKeyId, Region, Steps, StoredJob,
+        AccountId, AmiName, ClientToken, CopyRequest, Destination, DistributionId, Failure, ImageId, Job, JobEvent,
+        JobId, JobState, KmsKeyId, Region, Steps, StoredJob,
     },
     store::{Claim, ListQuery, StateCount},
 };
+
+mod batch;
+
+pub(super) use batch::{insert_events, insert_many};
 
 /// Records a new job (its every column from `job`). With a client token that is taken
 /// already, inserts nothing and returns `None`.
@@ -27,10 +31,10 @@ pub(super) async fn insert(tx: &mut PgConnection, job: &Job) -> Result<Option<Jo
              id, tenant, request_hash, state, attempts, next_attempt_at, lease_owner, lease_expires_at,
              created_at, updated_at, version, last_event_sequence,
              destination_account_id, launch_permissions, snapshot_user_ids, deprecate_at,
-             snapshot_ids, steps_done, step_failures, copying_since)
+             snapshot_ids, steps_done, step_failures, copying_since, distribution_id)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13,
                  $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25,
-                 $26, $27, $28, $29, $30, $31, $32, $33)
+                 $26, $27, $28, $29, $30, $31, $32, $33, $34)
          ON CONFLICT (tenant, destination_region, client_token) WHERE client_token IS NOT NULL DO NOTHING
          RETURNING *",
     )
@@ -67,9 +71,24 @@ pub(super) async fn insert(tx: &mut PgConnection, job: &Job) -> Result<Option<Jo
     .bind(i64::from(job.steps_done().bits()))
     .bind(i64::from(job.step_failures()))
     .bind(job.copying_since().map(micros))
+    .bind(job.distribution_id().map(|id| id.as_uuid()))
     .fetch_optional(&mut *tx)
     .await
     .map(|row| row.map(|JobRow(job)| job))
+}
+
+/// The state of a job still at `job.version()`, its row locked until the transaction ends:
+/// what a distribution's counts move from. `None` when the version moved on (or there is no
+/// such job).
+pub(super) async fn lock_state(tx: &mut PgConnection, job: &Job) -> Result<Option<JobState>, sqlx::Error> {
+    let state: Option<String> = sqlx::query_scalar("SELECT state FROM jobs WHERE id = $1 AND version = $2 FOR UPDATE")
+        .bind(job.id().as_uuid())
+        .bind(job.version())
+        .fetch_optional(&mut *tx)
+        .await?;
+    state
+        .map(|state| state.parse().map_err(|e| corrupt("state", e)))
+        .transpose()
 }
 
 /// The job a client token already belongs to.
@@ -112,7 +131,7 @@ pub(super) async fn list(pool: &PgPool, query: &ListQuery, page_size: u32) -> Re
     .bind(&query.source_region)
     .bind(&query.destination_region)
     .bind(query.page_token.map(|t| t.created_at))
-    .bind(query.page_token.map(|t| t.id.as_uuid()))
+    .bind(query.page_token.map(|t| t.id))
     .bind(i64::from(page_size) + 1)
     .fetch_all(pool)
     .await?;
@@ -275,7 +294,7 @@ pub(super) async fn events(pool: &PgPool, id: JobId, after: u64, limit: u32) -> 
 
 /// `time` cut to the microseconds PostgreSQL keeps (it would round them), so what is written
 /// equals what is read back.
-fn micros(time: DateTime<Utc>) -> DateTime<Utc> {
+pub(super) fn micros(time: DateTime<Utc>) -> DateTime<Utc> {
     DateTime::from_timestamp_micros(time.timestamp_micros()).unwrap_or(time)
 }
 
@@ -283,7 +302,7 @@ fn state_names(states: &[JobState]) -> Vec<&'static str> {
     states.iter().map(|state| state.as_str()).collect()
 }
 
-fn sequence(value: u64) -> i64 {
+pub(super) fn sequence(value: u64) -> i64 {
     i64::try_from(value).unwrap_or(i64::MAX)
 }
 
@@ -292,16 +311,16 @@ fn tag_specifications(request: &CopyRequest) -> Result<String, sqlx::Error> {
 }
 
 /// A value stored as JSON text.
-fn json<T: serde::Serialize + ?Sized>(value: &T) -> Result<String, sqlx::Error> {
+pub(super) fn json<T: serde::Serialize + ?Sized>(value: &T) -> Result<String, sqlx::Error> {
     serde_json::to_string(value).map_err(|e| sqlx::Error::Encode(Box::new(e)))
 }
 
 /// A value read back from JSON text.
-fn from_json<T: serde::de::DeserializeOwned>(row: &PgRow, column: &str) -> Result<T, sqlx::Error> {
+pub(super) fn from_json<T: serde::de::DeserializeOwned>(row: &PgRow, column: &str) -> Result<T, sqlx::Error> {
     serde_json::from_str(row.try_get(column)?).map_err(|e| corrupt(column, e))
 }
 
-fn corrupt(column: &str, why: impl std::fmt::Display) -> sqlx::Error {
+pub(super) fn corrupt(column: &str, why: impl std::fmt::Display) -> sqlx::Error {
     sqlx::Error::ColumnDecode {
         index: column.to_owned(),
         source: format!("stored value {why}").into(),
@@ -312,19 +331,19 @@ fn parsed<T: TryFrom<String, Error = String>>(row: &PgRow, column: &str) -> Resu
     T::try_from(row.try_get::<String, _>(column)?).map_err(|e| corrupt(column, e))
 }
 
-fn narrow<T: TryFrom<i64>>(row: &PgRow, column: &str) -> Result<T, sqlx::Error> {
+pub(super) fn narrow<T: TryFrom<i64>>(row: &PgRow, column: &str) -> Result<T, sqlx::Error> {
     let value: i64 = row.try_get(column)?;
     T::try_from(value).map_err(|_| corrupt(column, format!("{value} is out of range")))
 }
 
-fn opt_narrow<T: TryFrom<i64>>(row: &PgRow, column: &str) -> Result<Option<T>, sqlx::Error> {
+pub(super) fn opt_narrow<T: TryFrom<i64>>(row: &PgRow, column: &str) -> Result<Option<T>, sqlx::Error> {
     row.try_get::<Option<i64>, _>(column)?
         .map(|value| T::try_from(value).map_err(|_| corrupt(column, format!("{value} is out of range"))))
         .transpose()
 }
 
 /// A job read with `SELECT *` or `RETURNING *`; every request field is checked again.
-struct JobRow(Job);
+pub(super) struct JobRow(pub(super) Job);
 
 impl FromRow<'_, PgRow> for JobRow {
     fn from_row(row: &PgRow) -> Result<Self, sqlx::Error> {
@@ -394,12 +413,15 @@ impl FromRow<'_, PgRow> for JobRow {
             steps_done: Steps::from_bits(narrow(row, "steps_done")?),
             step_failures: narrow(row, "step_failures")?,
             copying_since: row.try_get("copying_since")?,
+            distribution_id: row
+                .try_get::<Option<Uuid>, _>("distribution_id")?
+                .map(DistributionId::from),
         })))
     }
 }
 
 /// An event read with `SELECT *`.
-struct EventRow(JobEvent);
+pub(super) struct EventRow(pub(super) JobEvent);
 
 impl FromRow<'_, PgRow> for EventRow {
     fn from_row(row: &PgRow) -> Result<Self, sqlx::Error> {

@@ -13,11 +13,22 @@ use sqlx::{
 };
 use tracing::{info, warn};
 
-use super::{ChangeFeed, Claim, Created, JobPage, JobStore, ListQuery, StateCount, StoreError};
-use crate::domain::{AccountId, Change, Job, JobEvent, JobId, JobState};
+use super::{
+    ChangeFeed, Claim, Created, CreatedDistribution, DistributionClaim, DistributionPage, DistributionQuery,
+    DistributionStore, JobPage, JobStore, ListQuery, StateCount, StoreError,
+};
+use crate::domain::{
+    AccountId, Change, Distribution, DistributionId, Job, JobEvent, JobId, JobState,
+    distribution::{Accepted, DistributionChange, DistributionEvent, Retry, Target, TargetJob},
+};
 
 mod announce;
+mod distribution_events;
+mod distribution_targets;
+mod distributions;
 mod jobs;
+
+use distribution_events::NewEvent;
 
 use announce::{Announcer, CHANNEL};
 
@@ -119,8 +130,22 @@ impl JobStore for PgStore {
     }
 
     async fn update_job(&self, job: &Job, detail: Option<&str>) -> Result<Job, StoreError> {
+        let now = Utc::now();
         let mut tx = self.pool.begin().await.map_err(StoreError::from_sqlx)?;
-        let updated = jobs::update(&mut tx, job, detail.is_some(), Utc::now())
+        // A target's job: its state before the change, its row locked, is what its
+        // distribution's counts move from.
+        let previous = match job.distribution_id() {
+            Some(_) => match jobs::lock_state(&mut tx, job).await.map_err(StoreError::from_sqlx)? {
+                Some(state) => Some(state),
+                None => {
+                    drop(tx);
+                    self.one(job.id(), None).await?;
+                    return Err(StoreError::Conflict(job.id()));
+                }
+            },
+            None => None,
+        };
+        let updated = jobs::update(&mut tx, job, detail.is_some(), now)
             .await
             .map_err(StoreError::from_sqlx)?;
         let Some(stored) = updated else {
@@ -128,14 +153,25 @@ impl JobStore for PgStore {
             self.one(job.id(), None).await?;
             return Err(StoreError::Conflict(job.id()));
         };
-        if let Some(detail) = detail {
-            jobs::insert_event(&mut tx, &JobEvent::of(&stored, detail))
+        let event = detail.map(|detail| JobEvent::of(&stored, detail));
+        if let Some(event) = &event {
+            jobs::insert_event(&mut tx, event)
                 .await
                 .map_err(StoreError::from_sqlx)?;
         }
+        let distribution = match (stored.distribution_id(), previous) {
+            (Some(id), Some(from)) => distributions::follow_target(&mut tx, id, from, &stored, event.as_ref(), now)
+                .await
+                .map_err(StoreError::from_sqlx)?
+                .map(|sequence| (id, sequence)),
+            _ => None,
+        };
         tx.commit().await.map_err(StoreError::from_sqlx)?;
         if detail.is_some() {
             self.announcer.announce(stored.id(), stored.last_event_sequence());
+        }
+        if let Some((id, sequence)) = distribution {
+            self.announcer.announce_distribution(id, sequence);
         }
         Ok(stored)
     }
@@ -209,5 +245,226 @@ impl JobStore for PgStore {
             }
         });
         Ok(Some(feed.boxed()))
+    }
+}
+
+impl PgStore {
+    async fn distribution(&self, id: DistributionId, tenant: Option<&str>) -> Result<Distribution, StoreError> {
+        distributions::one(&self.pool, id, tenant)
+            .await
+            .map_err(StoreError::from_sqlx)?
+            .ok_or(StoreError::DistributionNotFound(id))
+    }
+
+    /// The conflict (or absence) a write that matched no row ran into.
+    async fn distribution_conflict(&self, id: DistributionId) -> StoreError {
+        match self.distribution(id, None).await {
+            Ok(_) => StoreError::DistributionConflict(id),
+            Err(error) => error,
+        }
+    }
+}
+
+#[async_trait]
+impl DistributionStore for PgStore {
+    async fn create_distribution(&self, accepted: &Accepted) -> Result<CreatedDistribution, StoreError> {
+        let attempted = &accepted.distribution;
+        let mut tx = self.pool.begin().await.map_err(StoreError::from_sqlx)?;
+        let inserted = match distributions::insert(&mut tx, attempted).await {
+            Ok(inserted) => inserted,
+            Err(sqlx::Error::Database(db)) if db.is_unique_violation() => None,
+            Err(error) => return Err(StoreError::from_sqlx(error)),
+        };
+        let Some(stored) = inserted else {
+            drop(tx);
+            let token = attempted.request().client_token.as_ref().map(ToString::to_string);
+            let Some(token) = token else {
+                return Err(StoreError::Internal(
+                    "insert of a distribution without token returned no row".into(),
+                ));
+            };
+            let existing = distributions::by_token(&self.pool, attempted.tenant(), &token)
+                .await
+                .map_err(StoreError::from_sqlx)?;
+            return CreatedDistribution::earlier(existing, attempted);
+        };
+        let jobs: Vec<&Job> = accepted.targets.iter().map(|t| t.job.job()).collect();
+        let job_events: Vec<JobEvent> = accepted
+            .targets
+            .iter()
+            .map(|t| JobEvent::of(t.job.job(), t.job.event().unwrap_or_default()))
+            .collect();
+        let targets: Vec<&Target> = accepted.targets.iter().map(|t| &t.target).collect();
+        let mut events = vec![NewEvent::State {
+            sequence: 1,
+            distribution: &stored,
+            detail: &accepted.detail,
+            at: stored.created_at(),
+        }];
+        events.extend(
+            job_events
+                .iter()
+                .zip(2..)
+                .map(|(event, sequence)| NewEvent::Target { sequence, event }),
+        );
+        let written: Result<(), sqlx::Error> = async {
+            jobs::insert_many(&mut tx, &jobs).await?;
+            jobs::insert_events(&mut tx, &job_events).await?;
+            distribution_targets::upsert_targets(&mut tx, &targets).await?;
+            distribution_events::insert_events(&mut tx, stored.id(), &events).await
+        }
+        .await;
+        written.map_err(StoreError::from_sqlx)?;
+        tx.commit().await.map_err(StoreError::from_sqlx)?;
+        self.announcer
+            .announce_distribution(stored.id(), stored.last_sequence());
+        Ok(CreatedDistribution::New(stored))
+    }
+
+    async fn get_tenant_distribution(&self, tenant: &str, id: DistributionId) -> Result<Distribution, StoreError> {
+        self.distribution(id, Some(tenant)).await
+    }
+
+    async fn get_distribution_any_tenant(&self, id: DistributionId) -> Result<Distribution, StoreError> {
+        self.distribution(id, None).await
+    }
+
+    async fn distribution_targets(&self, id: DistributionId) -> Result<Vec<TargetJob>, StoreError> {
+        distribution_targets::targets(&self.pool, id)
+            .await
+            .map_err(StoreError::from_sqlx)
+    }
+
+    async fn list_distributions(&self, query: &DistributionQuery) -> Result<DistributionPage, StoreError> {
+        let page_size = query.page_size.max(1);
+        let rows = distributions::list(&self.pool, query, page_size)
+            .await
+            .map_err(StoreError::from_sqlx)?;
+        Ok(DistributionPage::from_rows(rows, page_size))
+    }
+
+    async fn list_distribution_events(
+        &self,
+        id: DistributionId,
+        after: u64,
+        limit: u32,
+    ) -> Result<Vec<DistributionEvent>, StoreError> {
+        distribution_events::events(&self.pool, id, after, limit)
+            .await
+            .map_err(StoreError::from_sqlx)
+    }
+
+    async fn update_distribution(&self, change: &DistributionChange) -> Result<Distribution, StoreError> {
+        let id = change.distribution().id();
+        let mut tx = self.pool.begin().await.map_err(StoreError::from_sqlx)?;
+        let written = distributions::write_state(&mut tx, change, Some(change.distribution().version()))
+            .await
+            .map_err(StoreError::from_sqlx)?;
+        let Some(written) = written else {
+            drop(tx);
+            return Err(self.distribution_conflict(id).await);
+        };
+        let event = NewEvent::State {
+            sequence: written.last_sequence(),
+            distribution: &written,
+            detail: change.detail(),
+            at: written.updated_at(),
+        };
+        distribution_events::insert_events(&mut tx, id, &[event])
+            .await
+            .map_err(StoreError::from_sqlx)?;
+        tx.commit().await.map_err(StoreError::from_sqlx)?;
+        self.announcer.announce_distribution(id, written.last_sequence());
+        Ok(written)
+    }
+
+    async fn retry_distribution(&self, retry: &Retry) -> Result<Distribution, StoreError> {
+        let change = &retry.change;
+        let id = change.distribution().id();
+        let (failed, cancelled) = distributions::retried_counts(&retry.retried);
+        let mut tx = self.pool.begin().await.map_err(StoreError::from_sqlx)?;
+        let written = distributions::write_retry(&mut tx, change, failed, cancelled)
+            .await
+            .map_err(StoreError::from_sqlx)?;
+        let Some(written) = written else {
+            drop(tx);
+            return Err(self.distribution_conflict(id).await);
+        };
+        let jobs: Vec<&Job> = retry.retried.iter().map(|r| r.job.job()).collect();
+        let job_events: Vec<JobEvent> = retry
+            .retried
+            .iter()
+            .map(|r| JobEvent::of(r.job.job(), r.job.event().unwrap_or_default()))
+            .collect();
+        let targets: Vec<&Target> = retry.retried.iter().map(|r| &r.target).collect();
+        let first = written.last_sequence() - job_events.len() as u64;
+        let mut events = vec![NewEvent::State {
+            sequence: first,
+            distribution: &written,
+            detail: change.detail(),
+            at: written.updated_at(),
+        }];
+        events.extend(
+            job_events
+                .iter()
+                .zip(first + 1..)
+                .map(|(event, sequence)| NewEvent::Target { sequence, event }),
+        );
+        let recorded: Result<(), sqlx::Error> = async {
+            jobs::insert_many(&mut tx, &jobs).await?;
+            jobs::insert_events(&mut tx, &job_events).await?;
+            distribution_targets::upsert_targets(&mut tx, &targets).await?;
+            distribution_events::insert_events(&mut tx, id, &events).await
+        }
+        .await;
+        recorded.map_err(StoreError::from_sqlx)?;
+        tx.commit().await.map_err(StoreError::from_sqlx)?;
+        self.announcer.announce_distribution(id, written.last_sequence());
+        Ok(written)
+    }
+
+    async fn mark_rolled_back(&self, target: &Target, detail: &str) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin().await.map_err(StoreError::from_sqlx)?;
+        let Some(marked) = distributions::mark_rolled_back(&mut tx, target)
+            .await
+            .map_err(StoreError::from_sqlx)?
+        else {
+            return Ok(false);
+        };
+        let event = NewEvent::State {
+            sequence: marked.last_sequence(),
+            distribution: &marked,
+            detail,
+            at: Utc::now(),
+        };
+        distribution_events::insert_events(&mut tx, marked.id(), &[event])
+            .await
+            .map_err(StoreError::from_sqlx)?;
+        tx.commit().await.map_err(StoreError::from_sqlx)?;
+        self.announcer
+            .announce_distribution(marked.id(), marked.last_sequence());
+        Ok(true)
+    }
+
+    async fn claim_distributions(&self, claim: &DistributionClaim) -> Result<Vec<Distribution>, StoreError> {
+        if claim.limit == 0 {
+            return Ok(Vec::new());
+        }
+        let mut claimed = distributions::claim(&self.pool, claim)
+            .await
+            .map_err(StoreError::from_sqlx)?;
+        claimed.sort_by_key(|d| (d.next_action_at(), d.id()));
+        Ok(claimed)
+    }
+
+    async fn defer_distribution(
+        &self,
+        id: DistributionId,
+        owner: &str,
+        until: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        distributions::defer(&self.pool, id, owner, until)
+            .await
+            .map_err(StoreError::from_sqlx)
     }
 }

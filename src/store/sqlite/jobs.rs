@@ -9,8 +9,8 @@ use uuid::Uuid;
 
 use crate::{
     domain::{
-        AccountId, AmiName, ClientToken, CopyRequest, Destination, Failure, ImageId, Job, JobEvent, JobId, JobState,
-        KmsKeyId, Region, Steps, StoredJob,
+        AccountId, AmiName, ClientToken, CopyRequest, Destination, DistributionId, Failure, ImageId, Job, JobEvent,
+        JobId, JobState, KmsKeyId, Region, Steps, StoredJob,
     },
     store::{Claim, ListQuery, StateCount},
 };
@@ -28,10 +28,10 @@ pub(super) async fn insert(tx: &mut SqliteConnection, job: &Job) -> Result<Optio
              id, tenant, request_hash, state, attempts, next_attempt_at, lease_owner, lease_expires_at,
              created_at, updated_at, version, last_event_sequence,
              destination_account_id, launch_permissions, snapshot_user_ids, deprecate_at,
-             snapshot_ids, steps_done, step_failures, copying_since)
+             snapshot_ids, steps_done, step_failures, copying_since, distribution_id)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13,
                  $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25,
-                 $26, $27, $28, $29, $30, $31, $32, $33)
+                 $26, $27, $28, $29, $30, $31, $32, $33, $34)
          ON CONFLICT (tenant, destination_region, client_token) WHERE client_token IS NOT NULL DO NOTHING
          RETURNING *",
     )
@@ -68,9 +68,24 @@ pub(super) async fn insert(tx: &mut SqliteConnection, job: &Job) -> Result<Optio
     .bind(i64::from(job.steps_done().bits()))
     .bind(i64::from(job.step_failures()))
     .bind(job.copying_since().map(micros))
+    .bind(job.distribution_id().map(|id| id.to_string()))
     .fetch_optional(&mut *tx)
     .await
     .map(|row| row.map(|JobRow(job)| job))
+}
+
+/// The state of a job still at `job.version()`: what a distribution's counts move from. The
+/// write transaction is exclusive, so nobody changes it before the transaction ends. `None` when
+/// the version moved on (or there is no such job).
+pub(super) async fn state_at_version(tx: &mut SqliteConnection, job: &Job) -> Result<Option<JobState>, sqlx::Error> {
+    let state: Option<String> = sqlx::query_scalar("SELECT state FROM jobs WHERE id = $1 AND version = $2")
+        .bind(job.id().to_string())
+        .bind(job.version())
+        .fetch_optional(&mut *tx)
+        .await?;
+    state
+        .map(|state| state.parse().map_err(|e| corrupt("state", e)))
+        .transpose()
 }
 
 /// The job a client token already belongs to.
@@ -284,7 +299,7 @@ pub(super) async fn events(pool: &SqlitePool, id: JobId, after: u64, limit: u32)
 }
 
 /// A time as stored: microseconds since the Unix epoch.
-fn micros(time: DateTime<Utc>) -> i64 {
+pub(super) fn micros(time: DateTime<Utc>) -> i64 {
     time.timestamp_micros()
 }
 
@@ -294,7 +309,7 @@ fn state_names(states: &[JobState]) -> String {
     serde_json::Value::from(names).to_string()
 }
 
-fn sequence(value: u64) -> i64 {
+pub(super) fn sequence(value: u64) -> i64 {
     i64::try_from(value).unwrap_or(i64::MAX)
 }
 
@@ -303,16 +318,16 @@ fn tag_specifications(request: &CopyRequest) -> Result<String, sqlx::Error> {
 }
 
 /// A value stored as JSON text.
-fn json<T: serde::Serialize + ?Sized>(value: &T) -> Result<String, sqlx::Error> {
+pub(super) fn json<T: serde::Serialize + ?Sized>(value: &T) -> Result<String, sqlx::Error> {
     serde_json::to_string(value).map_err(|e| sqlx::Error::Encode(Box::new(e)))
 }
 
 /// A value read back from JSON text.
-fn from_json<T: serde::de::DeserializeOwned>(row: &SqliteRow, column: &str) -> Result<T, sqlx::Error> {
+pub(super) fn from_json<T: serde::de::DeserializeOwned>(row: &SqliteRow, column: &str) -> Result<T, sqlx::Error> {
     serde_json::from_str(row.try_get(column)?).map_err(|e| corrupt(column, e))
 }
 
-fn corrupt(column: &str, why: impl std::fmt::Display) -> sqlx::Error {
+pub(super) fn corrupt(column: &str, why: impl std::fmt::Display) -> sqlx::Error {
     sqlx::Error::ColumnDecode {
         index: column.to_owned(),
         source: format!("stored value {why}").into(),
@@ -323,22 +338,22 @@ fn parsed<T: TryFrom<String, Error = String>>(row: &SqliteRow, column: &str) -> 
     T::try_from(row.try_get::<String, _>(column)?).map_err(|e| corrupt(column, e))
 }
 
-fn narrow<T: TryFrom<i64>>(row: &SqliteRow, column: &str) -> Result<T, sqlx::Error> {
+pub(super) fn narrow<T: TryFrom<i64>>(row: &SqliteRow, column: &str) -> Result<T, sqlx::Error> {
     let value: i64 = row.try_get(column)?;
     T::try_from(value).map_err(|_| corrupt(column, format!("{value} is out of range")))
 }
 
-fn uuid(row: &SqliteRow, column: &str) -> Result<Uuid, sqlx::Error> {
+pub(super) fn uuid(row: &SqliteRow, column: &str) -> Result<Uuid, sqlx::Error> {
     Uuid::parse_str(&row.try_get::<String, _>(column)?).map_err(|e| corrupt(column, e))
 }
 
-fn opt_time(row: &SqliteRow, column: &str) -> Result<Option<DateTime<Utc>>, sqlx::Error> {
+pub(super) fn opt_time(row: &SqliteRow, column: &str) -> Result<Option<DateTime<Utc>>, sqlx::Error> {
     row.try_get::<Option<i64>, _>(column)?
         .map(|micros| DateTime::from_timestamp_micros(micros).ok_or_else(|| corrupt(column, "is out of range")))
         .transpose()
 }
 
-fn time(row: &SqliteRow, column: &str) -> Result<DateTime<Utc>, sqlx::Error> {
+pub(super) fn time(row: &SqliteRow, column: &str) -> Result<DateTime<Utc>, sqlx::Error> {
     opt_time(row, column)?.ok_or_else(|| corrupt(column, "is NULL"))
 }
 
@@ -349,7 +364,7 @@ fn opt_narrow<T: TryFrom<i64>>(row: &SqliteRow, column: &str) -> Result<Option<T
 }
 
 /// A job read with `SELECT *` or `RETURNING *`; every request field is checked again.
-struct JobRow(Job);
+pub(super) struct JobRow(pub(super) Job);
 
 impl FromRow<'_, SqliteRow> for JobRow {
     fn from_row(row: &SqliteRow) -> Result<Self, sqlx::Error> {
@@ -419,12 +434,16 @@ impl FromRow<'_, SqliteRow> for JobRow {
             steps_done: Steps::from_bits(narrow(row, "steps_done")?),
             step_failures: narrow(row, "step_failures")?,
             copying_since: opt_time(row, "copying_since")?,
+            distribution_id: row
+                .try_get::<Option<String>, _>("distribution_id")?
+                .map(|id| id.parse::<DistributionId>().map_err(|e| corrupt("distribution_id", e)))
+                .transpose()?,
         })))
     }
 }
 
 /// An event read with `SELECT *`.
-struct EventRow(JobEvent);
+pub(super) struct EventRow(pub(super) JobEvent);
 
 impl FromRow<'_, SqliteRow> for EventRow {
     fn from_row(row: &SqliteRow) -> Result<Self, sqlx::Error> {

@@ -12,10 +12,21 @@ use sqlx::{
 };
 use tracing::info;
 
-use super::{ChangeFeed, Claim, Created, JobPage, JobStore, ListQuery, StateCount, StoreError};
-use crate::domain::{AccountId, Change, Job, JobEvent, JobId, JobState};
+use super::{
+    ChangeFeed, Claim, Created, CreatedDistribution, DistributionClaim, DistributionPage, DistributionQuery,
+    DistributionStore, JobPage, JobStore, ListQuery, StateCount, StoreError,
+};
+use crate::domain::{
+    AccountId, Change, Distribution, DistributionId, Job, JobEvent, JobId, JobState,
+    distribution::{Accepted, DistributionChange, DistributionEvent, Retry, Target, TargetJob},
+};
 
+mod distribution_events;
+mod distribution_targets;
+mod distributions;
 mod jobs;
+
+use distribution_events::NewEvent;
 
 /// Connections in the pool; SQLite runs one writer at a time whatever the number.
 const MAX_CONNECTIONS: u32 = 8;
@@ -123,8 +134,25 @@ impl JobStore for SqliteStore {
     }
 
     async fn update_job(&self, job: &Job, detail: Option<&str>) -> Result<Job, StoreError> {
+        let now = Utc::now();
         let mut tx = self.write().await?;
-        let updated = jobs::update(&mut tx, job, detail.is_some(), Utc::now())
+        // A target's job: its state before the change is what its distribution's counts move
+        // from (the write transaction is exclusive, so it cannot change meanwhile).
+        let previous = match job.distribution_id() {
+            Some(_) => match jobs::state_at_version(&mut tx, job)
+                .await
+                .map_err(StoreError::from_sqlx)?
+            {
+                Some(state) => Some(state),
+                None => {
+                    drop(tx);
+                    self.one(job.id(), None).await?;
+                    return Err(StoreError::Conflict(job.id()));
+                }
+            },
+            None => None,
+        };
+        let updated = jobs::update(&mut tx, job, detail.is_some(), now)
             .await
             .map_err(StoreError::from_sqlx)?;
         let Some(stored) = updated else {
@@ -132,8 +160,14 @@ impl JobStore for SqliteStore {
             self.one(job.id(), None).await?;
             return Err(StoreError::Conflict(job.id()));
         };
-        if let Some(detail) = detail {
-            jobs::insert_event(&mut tx, &JobEvent::of(&stored, detail))
+        let event = detail.map(|detail| JobEvent::of(&stored, detail));
+        if let Some(event) = &event {
+            jobs::insert_event(&mut tx, event)
+                .await
+                .map_err(StoreError::from_sqlx)?;
+        }
+        if let (Some(id), Some(from)) = (stored.distribution_id(), previous) {
+            distributions::follow_target(&mut tx, id, from, &stored, event.as_ref(), now)
                 .await
                 .map_err(StoreError::from_sqlx)?;
         }
@@ -191,5 +225,222 @@ impl JobStore for SqliteStore {
 
     async fn change_feed(&self) -> Result<Option<ChangeFeed>, StoreError> {
         Ok(None)
+    }
+}
+
+impl SqliteStore {
+    async fn distribution(&self, id: DistributionId, tenant: Option<&str>) -> Result<Distribution, StoreError> {
+        distributions::one(&self.pool, id, tenant)
+            .await
+            .map_err(StoreError::from_sqlx)?
+            .ok_or(StoreError::DistributionNotFound(id))
+    }
+
+    /// The conflict (or absence) a write that matched no row ran into.
+    async fn distribution_conflict(&self, id: DistributionId) -> StoreError {
+        match self.distribution(id, None).await {
+            Ok(_) => StoreError::DistributionConflict(id),
+            Err(error) => error,
+        }
+    }
+}
+
+/// Records new jobs with their first events, one prepared statement per row.
+async fn insert_jobs(
+    tx: &mut sqlx::SqliteConnection,
+    changes: impl Iterator<Item = &Change>,
+) -> Result<Vec<JobEvent>, sqlx::Error> {
+    let mut events = Vec::new();
+    for change in changes {
+        let job = change.job();
+        jobs::insert(tx, job).await?.ok_or(sqlx::Error::RowNotFound)?;
+        let event = JobEvent::of(job, change.event().unwrap_or_default());
+        jobs::insert_event(tx, &event).await?;
+        events.push(event);
+    }
+    Ok(events)
+}
+
+#[async_trait]
+impl DistributionStore for SqliteStore {
+    async fn create_distribution(&self, accepted: &Accepted) -> Result<CreatedDistribution, StoreError> {
+        let attempted = &accepted.distribution;
+        let mut tx = self.write().await?;
+        let inserted = match distributions::insert(&mut tx, attempted).await {
+            Ok(inserted) => inserted,
+            Err(sqlx::Error::Database(db)) if db.is_unique_violation() => None,
+            Err(error) => return Err(StoreError::from_sqlx(error)),
+        };
+        let Some(stored) = inserted else {
+            drop(tx);
+            let token = attempted.request().client_token.as_ref().map(ToString::to_string);
+            let Some(token) = token else {
+                return Err(StoreError::Internal(
+                    "insert of a distribution without token returned no row".into(),
+                ));
+            };
+            let existing = distributions::by_token(&self.pool, attempted.tenant(), &token)
+                .await
+                .map_err(StoreError::from_sqlx)?;
+            return CreatedDistribution::earlier(existing, attempted);
+        };
+        let targets: Vec<&Target> = accepted.targets.iter().map(|t| &t.target).collect();
+        let recorded: Result<(), sqlx::Error> = async {
+            let job_events = insert_jobs(&mut tx, accepted.targets.iter().map(|t| &t.job)).await?;
+            distribution_targets::upsert_targets(&mut tx, &targets).await?;
+            let mut events = vec![NewEvent::State {
+                sequence: 1,
+                distribution: &stored,
+                detail: &accepted.detail,
+                at: stored.created_at(),
+            }];
+            events.extend(
+                job_events
+                    .iter()
+                    .zip(2..)
+                    .map(|(event, sequence)| NewEvent::Target { sequence, event }),
+            );
+            distribution_events::insert_events(&mut tx, stored.id(), &events).await
+        }
+        .await;
+        recorded.map_err(StoreError::from_sqlx)?;
+        tx.commit().await.map_err(StoreError::from_sqlx)?;
+        Ok(CreatedDistribution::New(stored))
+    }
+
+    async fn get_tenant_distribution(&self, tenant: &str, id: DistributionId) -> Result<Distribution, StoreError> {
+        self.distribution(id, Some(tenant)).await
+    }
+
+    async fn get_distribution_any_tenant(&self, id: DistributionId) -> Result<Distribution, StoreError> {
+        self.distribution(id, None).await
+    }
+
+    async fn distribution_targets(&self, id: DistributionId) -> Result<Vec<TargetJob>, StoreError> {
+        distribution_targets::targets(&self.pool, id)
+            .await
+            .map_err(StoreError::from_sqlx)
+    }
+
+    async fn list_distributions(&self, query: &DistributionQuery) -> Result<DistributionPage, StoreError> {
+        let page_size = query.page_size.max(1);
+        let rows = distributions::list(&self.pool, query, page_size)
+            .await
+            .map_err(StoreError::from_sqlx)?;
+        Ok(DistributionPage::from_rows(rows, page_size))
+    }
+
+    async fn list_distribution_events(
+        &self,
+        id: DistributionId,
+        after: u64,
+        limit: u32,
+    ) -> Result<Vec<DistributionEvent>, StoreError> {
+        distribution_events::events(&self.pool, id, after, limit)
+            .await
+            .map_err(StoreError::from_sqlx)
+    }
+
+    async fn update_distribution(&self, change: &DistributionChange) -> Result<Distribution, StoreError> {
+        let id = change.distribution().id();
+        let mut tx = self.write().await?;
+        let written = distributions::write_state(&mut tx, change, Some(change.distribution().version()))
+            .await
+            .map_err(StoreError::from_sqlx)?;
+        let Some(written) = written else {
+            drop(tx);
+            return Err(self.distribution_conflict(id).await);
+        };
+        let event = NewEvent::State {
+            sequence: written.last_sequence(),
+            distribution: &written,
+            detail: change.detail(),
+            at: written.updated_at(),
+        };
+        distribution_events::insert_events(&mut tx, id, &[event])
+            .await
+            .map_err(StoreError::from_sqlx)?;
+        tx.commit().await.map_err(StoreError::from_sqlx)?;
+        Ok(written)
+    }
+
+    async fn retry_distribution(&self, retry: &Retry) -> Result<Distribution, StoreError> {
+        let change = &retry.change;
+        let id = change.distribution().id();
+        let (failed, cancelled) = distributions::retried_counts(&retry.retried);
+        let mut tx = self.write().await?;
+        let written = distributions::write_retry(&mut tx, change, failed, cancelled)
+            .await
+            .map_err(StoreError::from_sqlx)?;
+        let Some(written) = written else {
+            drop(tx);
+            return Err(self.distribution_conflict(id).await);
+        };
+        let targets: Vec<&Target> = retry.retried.iter().map(|r| &r.target).collect();
+        let recorded: Result<(), sqlx::Error> = async {
+            let job_events = insert_jobs(&mut tx, retry.retried.iter().map(|r| &r.job)).await?;
+            distribution_targets::upsert_targets(&mut tx, &targets).await?;
+            let first = written.last_sequence() - job_events.len() as u64;
+            let mut events = vec![NewEvent::State {
+                sequence: first,
+                distribution: &written,
+                detail: change.detail(),
+                at: written.updated_at(),
+            }];
+            events.extend(
+                job_events
+                    .iter()
+                    .zip(first + 1..)
+                    .map(|(event, sequence)| NewEvent::Target { sequence, event }),
+            );
+            distribution_events::insert_events(&mut tx, id, &events).await
+        }
+        .await;
+        recorded.map_err(StoreError::from_sqlx)?;
+        tx.commit().await.map_err(StoreError::from_sqlx)?;
+        Ok(written)
+    }
+
+    async fn mark_rolled_back(&self, target: &Target, detail: &str) -> Result<bool, StoreError> {
+        let mut tx = self.write().await?;
+        let Some(marked) = distributions::mark_rolled_back(&mut tx, target)
+            .await
+            .map_err(StoreError::from_sqlx)?
+        else {
+            return Ok(false);
+        };
+        let event = NewEvent::State {
+            sequence: marked.last_sequence(),
+            distribution: &marked,
+            detail,
+            at: Utc::now(),
+        };
+        distribution_events::insert_events(&mut tx, marked.id(), &[event])
+            .await
+            .map_err(StoreError::from_sqlx)?;
+        tx.commit().await.map_err(StoreError::from_sqlx)?;
+        Ok(true)
+    }
+
+    async fn claim_distributions(&self, claim: &DistributionClaim) -> Result<Vec<Distribution>, StoreError> {
+        if claim.limit == 0 {
+            return Ok(Vec::new());
+        }
+        let mut claimed = distributions::claim(&self.pool, claim)
+            .await
+            .map_err(StoreError::from_sqlx)?;
+        claimed.sort_by_key(|d| (d.next_action_at(), d.id()));
+        Ok(claimed)
+    }
+
+    async fn defer_distribution(
+        &self,
+        id: DistributionId,
+        owner: &str,
+        until: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        distributions::defer(&self.pool, id, owner, until)
+            .await
+            .map_err(StoreError::from_sqlx)
     }
 }

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use amicopy::{
     domain::JobState,
-    store::{self, StoreError},
+    store::{self, Announcement, StoreError},
 };
 use amicopy_testing::postgres::{TestDatabase, postgres_tests_skipped};
 use futures::StreamExt;
@@ -57,7 +57,7 @@ async fn the_change_feed_reports_updates_from_other_processes(h: &Harness) {
     let job = other.update_job(&job, Some("copy started")).await.unwrap();
     job_without_event(&*other, job.clone()).await;
 
-    let wanted = (job.id(), 2);
+    let wanted = Announcement::Job(job.id(), 2);
     let seen = tokio::time::timeout(Duration::from_secs(30), async {
         let mut seen = Vec::new();
         while let Some(item) = feed.next().await {
@@ -73,7 +73,7 @@ async fn the_change_feed_reports_updates_from_other_processes(h: &Harness) {
     .expect("the notification arrives");
     assert_eq!(
         seen,
-        vec![(job.id(), 1), (job.id(), 2)],
+        vec![Announcement::Job(job.id(), 1), Announcement::Job(job.id(), 2)],
         "one notification per event, in order"
     );
 }

@@ -291,7 +291,7 @@ async fn a_page_token_resumes_after_its_position_and_garbage_is_invalid(h: &Harn
     let token = PageToken::decode(
         &PageToken {
             created_at: b.created_at(),
-            id: b.id(),
+            id: b.id().as_uuid(),
         }
         .encode(),
     )

@@ -7,6 +7,7 @@ mod harness;
 
 mod claims;
 mod counts;
+mod distributions;
 mod durability;
 mod idempotency;
 mod jobs;
