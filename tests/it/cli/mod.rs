@@ -3,6 +3,7 @@
 //! JSON and in a real pseudo-terminal, and Ctrl-C.
 
 mod connection;
+mod distributions;
 mod interrupt;
 mod jobs;
 mod terminal;
