@@ -101,6 +101,8 @@ async fn a_region_whose_describe_calls_are_throttled_is_looked_at_less_and_less(
     let backend: Arc<dyn Ec2Backend> = simulator.clone();
     let settings = EngineSettings {
         tick: Duration::from_millis(10),
+        retry_base: Duration::from_millis(50),
+        retry_max: Duration::from_secs(1),
         ..presets::fast_engine()
     };
     let engine = Engine::new(
@@ -126,11 +128,11 @@ async fn a_region_whose_describe_calls_are_throttled_is_looked_at_less_and_less(
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     let calls = simulator.calls("DescribeImages") - before;
-    // Backing off from 20 ms doubling to the 200 ms cap makes about a dozen calls in 2 s; a
-    // look on every tick would make one per tick.
+    // Backing off from 50 ms doubling to the 1 s cap (each delay jittered down to half) makes
+    // under a dozen calls in 2 s; a look on every tick would make one per tick.
     assert!(calls >= 2, "the Region was still looked at: {calls} calls");
     assert!(
-        calls <= 20,
+        calls <= 20 && calls * 4 <= ticks,
         "{calls} DescribeImages calls in {ticks} ticks: no backing off"
     );
 }
