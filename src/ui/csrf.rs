@@ -103,6 +103,11 @@ mod tests {
         headers.insert(header::ORIGIN, HeaderValue::from_static("http://127.0.0.1:8080"));
         assert!(same_origin(&headers, &uri, false).is_ok());
         assert!(same_origin(&headers, &uri, true).is_err(), "the scheme counts");
+        headers.insert(header::ORIGIN, HeaderValue::from_static("null"));
+        assert!(
+            same_origin(&headers, &uri, false).is_err(),
+            "an opaque origin is not ours"
+        );
         headers.insert(header::ORIGIN, HeaderValue::from_static("http://127.0.0.1:3000"));
         assert!(
             same_origin(&headers, &uri, false).is_err(),

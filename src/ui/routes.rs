@@ -1,6 +1,6 @@
 //! Every path of the web view, and what every answer carries: security headers (a content
 //! security policy that allows only the web view's own script, style and connections; no
-//! framing; no referrer) and a log line without anything secret (method, path without its query,
+//! framing; no referrer to other sites) and a log line without anything secret (method, path without its query,
 //! status).
 
 use std::time::Instant;
@@ -60,7 +60,9 @@ async fn headers_and_log(request: Request, next: Next) -> Response {
         (header::CONTENT_SECURITY_POLICY, POLICY),
         (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
         (header::X_FRAME_OPTIONS, "DENY"),
-        (header::REFERRER_POLICY, "no-referrer"),
+        // Not no-referrer: with it a browser sends `Origin: null` on form posts, and the
+        // same-origin check needs the real origin.
+        (header::REFERRER_POLICY, "same-origin"),
         (HeaderName::from_static("cross-origin-opener-policy"), "same-origin"),
     ] {
         headers.insert(name, HeaderValue::from_static(value));
