@@ -16,7 +16,9 @@
 //!   targets are ordinary jobs, cancelled or rolled back together when asked.
 //! - [`store`] keeps every job and distribution and their events in PostgreSQL or SQLite; one
 //!   trait, two engines.
-//! - [`backend`] is EC2 behind one trait: real (aws-sdk-ec2) or simulated.
+//! - [`backend`] is EC2 behind one trait, one backend per AWS account ([`backend::Backends`]):
+//!   real (aws-sdk-ec2, a role assumed in each configured account) or simulated (every account
+//!   in one simulated world).
 //! - [`domain`] holds the request and the job; [`domain::CopyRequest::parse`] applies EC2's
 //!   rules, so past it an invalid request cannot exist, and [`domain::lifecycle`] is every state
 //!   a job can be in and every way it may move: the engine decides when, the lifecycle what.
@@ -33,7 +35,10 @@
 //! rooms (api → auth, config → telemetry, never back); ui stands beside api (ui → engine, auth). Outside the service's build, in the
 //! workspace: `crates/amicopy-testing` starts real components (fresh PostgreSQL databases, moto)
 //! for the tests and benchmarks, `crates/amicopy-bench` is the load generator behind
-//! `amicopy-bench` and `scripts/bench.sh`, and `tests/it` is the service as a user meets it.
+//! `amicopy-bench` and `scripts/bench.sh`, `crates/amicopy-fuzz` holds the fuzz targets, and
+//! `tests/it` is the service as a user meets it. Beside `amicopyd`, the package builds
+//! `amicopy`, the command-line client (`src/bin/amicopy/`), which talks to the server over the
+//! same gRPC API.
 
 pub mod api;
 pub mod app;

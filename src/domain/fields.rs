@@ -95,7 +95,7 @@ fn is_account_id(s: &str) -> bool {
 
 /// `aws`, `aws-cn`, `aws-us-gov`, `aws-iso`, `aws-iso-b`, ...: `aws` optionally followed by
 /// dash-separated lowercase words.
-fn is_partition(s: &str) -> bool {
+pub(super) fn is_partition(s: &str) -> bool {
     match s.strip_prefix("aws") {
         Some("") => true,
         Some(rest) => rest.strip_prefix('-').is_some_and(|r| {

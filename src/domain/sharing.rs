@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{
     AccountId, codes,
-    fields::{FieldError, shown},
+    fields::{FieldError, is_partition, shown},
 };
 
 /// An AWS Organizations organization ARN: `arn:aws:organizations::ACCOUNT:organization/o-ID`.
@@ -157,9 +157,7 @@ fn organizations_resource(value: &str) -> Option<&str> {
     let [arn, partition, service, region, account, resource] = parts.as_slice() else {
         return None;
     };
-    let partition_ok = partition
-        .strip_prefix("aws")
-        .is_some_and(|rest| rest.is_empty() || rest.starts_with('-'));
+    let partition_ok = is_partition(partition);
     (*arn == "arn"
         && partition_ok
         && *service == "organizations"
@@ -235,6 +233,11 @@ mod tests {
             "arn:aws:organizations::1234:organization/o-abcde12345",
             "arn:aws:organizations::123456789012:organization/o-ABCDE12345",
             "arn:aws:organizations::123456789012:organization/o-short",
+            // Found by the fuzzer: partitions are lowercase words after `aws-`.
+            "arn:aws-:organizations::123456789012:organization/o-abcde12345",
+            "arn:aws-US:organizations::123456789012:organization/o-abcde12345",
+            "arn:aws--gov:organizations::123456789012:organization/o-abcde12345",
+            "arn:aws-us-gov-:organizations::123456789012:organization/o-abcde12345",
             OU,
         ] {
             let error = OrganizationArn::parse(bad).unwrap_err();

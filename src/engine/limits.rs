@@ -42,6 +42,31 @@ impl std::fmt::Display for Place {
     }
 }
 
+/// Consecutive failed tracking calls per account and Region, so a Region whose DescribeImages
+/// fails (throttling above all) is looked at less and less often instead of every tick.
+#[derive(Default)]
+pub(super) struct TrackingBackoff {
+    failures: Mutex<HashMap<Place, u32>>,
+}
+
+impl TrackingBackoff {
+    /// Records a failed call in `place`; returns how many have failed in a row.
+    pub(super) fn failed(&self, place: &Place) -> u32 {
+        let mut failures = self.failures.lock().unwrap_or_else(PoisonError::into_inner);
+        let count = failures.entry(place.clone()).or_default();
+        *count = count.saturating_add(1);
+        *count
+    }
+
+    /// Records a call in `place` that worked.
+    pub(super) fn succeeded(&self, place: &Place) {
+        self.failures
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(place);
+    }
+}
+
 /// The copy limits of every account and Region this replica has dispatched to.
 pub(super) struct RegionLimits {
     burst: u32,
@@ -114,6 +139,18 @@ mod tests {
         );
         tokio::time::advance(Duration::from_secs(1)).await;
         assert!(limits.try_admit(&east, 0).is_ok());
+    }
+
+    #[test]
+    fn tracking_failures_count_per_place_until_a_call_works() {
+        let backoff = TrackingBackoff::default();
+        let west = place(None, "us-west-2");
+        let elsewhere = place(Some("222233334444"), "us-west-2");
+        assert_eq!(backoff.failed(&west), 1);
+        assert_eq!(backoff.failed(&west), 2);
+        assert_eq!(backoff.failed(&elsewhere), 1, "each account and Region on its own");
+        backoff.succeeded(&west);
+        assert_eq!(backoff.failed(&west), 1, "a call that worked starts the count again");
     }
 
     #[tokio::test(start_paused = true)]

@@ -108,6 +108,7 @@ pub struct Engine {
     /// background ticks of this replica leave that job alone until the call is done with it.
     inline_owner: String,
     limits: RegionLimits,
+    tracking_backoff: limits::TrackingBackoff,
     wake: Notify,
 }
 
@@ -123,6 +124,7 @@ impl Engine {
     ) -> Arc<Self> {
         Arc::new(Self {
             limits: RegionLimits::new(&settings),
+            tracking_backoff: limits::TrackingBackoff::default(),
             store,
             backends,
             hub,

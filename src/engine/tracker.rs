@@ -10,7 +10,9 @@ use std::{
 use chrono::{DateTime, Utc};
 use tracing::{info, warn};
 
-use super::{Engine, EngineError, TickReport, after, dispatch::refused_as_conflict, limits::Place, now};
+use super::{
+    Engine, EngineError, TickReport, after, backoff::retry_delay, dispatch::refused_as_conflict, limits::Place, now,
+};
 use crate::{
     backend::{Ec2Backend, ImageState, ImageStatus, SnapshotProgress},
     domain::{Change, CopyEnd, Job, JobId, JobState, Refused, Region, Stop},
@@ -101,10 +103,17 @@ impl Engine {
             Err(error) => Err(error),
         };
         let (backend, images) = match described {
-            Ok(described) => described,
+            Ok(described) => {
+                self.tracking_backoff.succeeded(place);
+                described
+            }
             Err(error) => {
-                warn!(%place, %error, "describing copies failed; will look again next tick");
-                let retry = after(now(), self.settings.tick);
+                // Back off per account and Region, as from any other failed call: under
+                // throttling, looking again every tick would only deepen it.
+                let failures = self.tracking_backoff.failed(place);
+                let delay = retry_delay(failures, self.settings.retry_base, self.settings.retry_max);
+                warn!(%place, %error, failures, retry_in = ?delay, "describing copies failed; will look again");
+                let retry = after(now(), delay.max(self.settings.tick));
                 looked.unchanged = jobs.iter().map(|job| (job.id(), retry)).collect();
                 return Ok(looked);
             }

@@ -8,16 +8,19 @@
 //! preloaded AMIs are visible to every account, so `share_source` is off), and eventual
 //! consistency after `available`.
 
-use std::{net::TcpListener, path::Path, process::Stdio, time::Duration};
+use std::{path::Path, time::Duration};
 
 use amicopy::proto::{self, CopyJobState, image_copy_service_client::ImageCopyServiceClient};
 use amicopy_testing::moto::{MotoServer, moto_tests_skipped};
 use aws_config::sts::AssumeRoleProvider;
-use tokio::process::{Child, Command};
+use tokio::process::Child;
 use tonic::{Code, transport::Channel};
 use tonic_types::StatusExt;
 
-use crate::support::{copy_request, is_terminal};
+use crate::support::{
+    binary::{connect, free_port, spawn_amicopyd},
+    copy_request, is_terminal,
+};
 
 /// The configured account copies go to.
 const TEAM: &str = "222233334444";
@@ -25,11 +28,6 @@ const TEAM: &str = "222233334444";
 const PARTNER: &str = "333344445555";
 /// How long the test waits for the server or a job.
 const DEADLINE: Duration = Duration::from_secs(90);
-
-fn free_port() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("free port");
-    listener.local_addr().expect("address").port()
-}
 
 fn accounts_json(ids: &[&str], share_source: bool) -> String {
     let entries: Vec<String> = ids
@@ -44,50 +42,19 @@ fn accounts_json(ids: &[&str], share_source: bool) -> String {
 }
 
 fn spawn(port: u16, data_dir: &Path, accounts_file: &Path, env: &[(&str, String)]) -> Child {
-    let logs = if std::env::var_os("TEST_LOG").is_some() {
-        Stdio::inherit()
-    } else {
-        Stdio::null()
-    };
-    Command::new(env!("CARGO_BIN_EXE_amicopyd"))
-        .args(["--listen", &format!("127.0.0.1:{port}")])
-        .args(["--data-dir", &data_dir.display().to_string()])
-        .args(["--accounts-file", &accounts_file.display().to_string()])
-        .args([
-            "--tick-seconds",
-            "0.05",
-            "--track-min-interval-seconds",
-            "0.05",
-            "--track-max-interval-seconds",
-            "1",
-            "--retry-base-seconds",
-            "0.05",
-            "--retry-max-seconds",
-            "0.5",
-        ])
-        .args(["--sim-time-factor", "20", "--sim-copy-seconds", "20"])
-        .args(["--tenant-requests-per-second", "0"])
-        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
-        .env("RUST_LOG", "info,amicopy=debug")
-        .stdout(Stdio::null())
-        .stderr(logs)
-        .kill_on_drop(true)
-        .spawn()
-        .expect("amicopyd starts")
-}
-
-async fn connect(port: u16) -> ImageCopyServiceClient<Channel> {
-    let deadline = tokio::time::Instant::now() + DEADLINE;
-    loop {
-        if let Ok(client) = ImageCopyServiceClient::connect(format!("http://127.0.0.1:{port}")).await {
-            return client;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "amicopyd never listened on {port}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let data_dir = data_dir.display().to_string();
+    let accounts_file = accounts_file.display().to_string();
+    let args = [
+        "--data-dir",
+        &data_dir,
+        "--accounts-file",
+        &accounts_file,
+        "--sim-time-factor",
+        "20",
+        "--sim-copy-seconds",
+        "20",
+    ];
+    spawn_amicopyd(port, &args, env)
 }
 
 async fn wait_terminal(client: &mut ImageCopyServiceClient<Channel>, job_id: &str) -> proto::CopyJob {
@@ -149,7 +116,7 @@ async fn the_binary_copies_into_another_account_through_aws_endpoint_url_and_sha
     env.push(("AMICOPY_BACKEND", "ec2".to_owned()));
     let port = free_port();
     let mut server = spawn(port, &dir.path().join("data"), &accounts, &env);
-    let mut client = connect(port).await;
+    let mut client = ImageCopyServiceClient::new(connect(port).await);
 
     let source = moto.source_image_id("us-east-1").await.unwrap();
     let request = |name: &str, key: &str| proto::CopyImageRequest {
@@ -234,7 +201,7 @@ async fn a_sighup_rereads_the_accounts_file() {
     std::fs::write(&accounts, accounts_json(&[], true)).unwrap();
     let port = free_port();
     let mut server = spawn(port, &dir.path().join("data"), &accounts, &[]);
-    let mut client = connect(port).await;
+    let mut client = ImageCopyServiceClient::new(connect(port).await);
     let into_team = |name: &str| proto::CopyImageRequest {
         destination_account_id: TEAM.to_owned(),
         ..copy_request(name)

@@ -7,7 +7,7 @@
 //! only be found again by its AMI name: this exercises the engine's adoption path, the stricter of
 //! the two guards against a second AMI.
 
-use std::{collections::HashMap, net::TcpListener, process::Stdio, time::Duration};
+use std::{collections::HashMap, time::Duration};
 
 use amicopy::{
     backend::Ec2Backend,
@@ -18,70 +18,19 @@ use amicopy_testing::{
     moto::{MotoServer, moto_tests_skipped},
     postgres::postgres_tests_skipped,
 };
-use tokio::{
-    process::{Child, Command},
-    task::JoinSet,
-};
+use tokio::task::JoinSet;
 use tonic::transport::Channel;
 
-use crate::support::{Database, TestStorage, is_terminal};
+use crate::support::{
+    Database, TestStorage,
+    binary::{connect, free_port, spawn_amicopyd},
+    is_terminal,
+};
 
 /// Copies in the batch.
 const BATCH: usize = 24;
 /// How long the test waits for the server or the jobs.
 const DEADLINE: Duration = Duration::from_secs(120);
-
-fn free_port() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("free port");
-    listener.local_addr().expect("address").port()
-}
-
-/// Starts amicopyd against `moto` and `database_url`, pacing dispatch so a batch takes seconds.
-fn spawn_amicopyd(port: u16, database_url: &str, moto: &MotoServer) -> Child {
-    let logs = if std::env::var_os("TEST_LOG").is_some() {
-        Stdio::inherit()
-    } else {
-        Stdio::null()
-    };
-    Command::new(env!("CARGO_BIN_EXE_amicopyd"))
-        .args(["--listen", &format!("127.0.0.1:{port}")])
-        .args(["--database-url", database_url])
-        .args([
-            "--region",
-            "us-west-2",
-            "--tick-seconds",
-            "0.05",
-            "--track-min-interval-seconds",
-            "0.05",
-            "--track-max-interval-seconds",
-            "1",
-            "--lease-seconds",
-            "2",
-        ])
-        .args(["--copy-burst", "4", "--copy-refill-per-second", "8"])
-        .args(["--retry-base-seconds", "0.05", "--retry-max-seconds", "0.5"])
-        .envs(moto.amicopyd_env())
-        .env("RUST_LOG", "info,amicopy=debug")
-        .stdout(Stdio::null())
-        .stderr(logs)
-        .kill_on_drop(true)
-        .spawn()
-        .expect("amicopyd starts")
-}
-
-async fn connect(port: u16) -> ImageCopyServiceClient<Channel> {
-    let deadline = tokio::time::Instant::now() + DEADLINE;
-    loop {
-        if let Ok(client) = ImageCopyServiceClient::connect(format!("http://127.0.0.1:{port}")).await {
-            return client;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "amicopyd never listened on {port}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
 
 async fn all_jobs(client: &mut ImageCopyServiceClient<Channel>) -> Vec<proto::CopyJob> {
     client
@@ -107,8 +56,21 @@ async fn a_sigkill_in_the_middle_of_a_batch_loses_no_job_and_copies_none_twice()
     let database_url = storage.database.as_ref().expect("PostgreSQL").url.clone();
     let port = free_port();
 
-    let mut first = spawn_amicopyd(port, &database_url, &moto);
-    let client = connect(port).await;
+    let mut first = spawn_amicopyd(
+        port,
+        &[
+            "--database-url",
+            &database_url,
+            "--region",
+            "us-west-2",
+            "--copy-burst",
+            "4",
+            "--copy-refill-per-second",
+            "8",
+        ],
+        &moto.amicopyd_env(),
+    );
+    let client = ImageCopyServiceClient::new(connect(port).await);
     let mut submissions = JoinSet::new();
     for i in 0..BATCH {
         let mut client = client.clone();
@@ -136,8 +98,21 @@ async fn a_sigkill_in_the_middle_of_a_batch_loses_no_job_and_copies_none_twice()
         }
     }
 
-    let mut second = spawn_amicopyd(port, &database_url, &moto);
-    let mut client = connect(port).await;
+    let mut second = spawn_amicopyd(
+        port,
+        &[
+            "--database-url",
+            &database_url,
+            "--region",
+            "us-west-2",
+            "--copy-burst",
+            "4",
+            "--copy-refill-per-second",
+            "8",
+        ],
+        &moto.amicopyd_env(),
+    );
+    let mut client = ImageCopyServiceClient::new(connect(port).await);
     let deadline = tokio::time::Instant::now() + DEADLINE;
     let jobs = loop {
         let jobs = all_jobs(&mut client).await;

@@ -81,3 +81,56 @@ async fn a_tick_describes_every_running_copy_in_one_call_per_region_and_page() {
     assert_eq!(report.tracked, 0, "copies just looked at wait for the next tick");
     assert_eq!(simulator.calls("DescribeImages"), before);
 }
+
+#[tokio::test]
+async fn a_region_whose_describe_calls_are_throttled_is_looked_at_less_and_less() {
+    let data_dir = tempfile::tempdir().unwrap();
+    let store = store::connect(None, data_dir.path(), Duration::from_secs(5))
+        .await
+        .unwrap();
+    // EC2's DescribeImages bucket all but empty: nearly every tracking call is throttled.
+    let simulator = Arc::new(
+        Simulator::new(SimSettings {
+            sim_copy_seconds: 3600.0,
+            sim_describe_images_burst: 1,
+            sim_describe_images_refill: 0.001,
+            ..presets::fast_sim()
+        })
+        .unwrap(),
+    );
+    let backend: Arc<dyn Ec2Backend> = simulator.clone();
+    let settings = EngineSettings {
+        tick: Duration::from_millis(10),
+        ..presets::fast_engine()
+    };
+    let engine = Engine::new(
+        store,
+        Arc::new(OwnAccountOnly(backend)),
+        EventHub::new(),
+        settings,
+        "throttled",
+    );
+    for i in 0..3 {
+        let job = engine
+            .submit("acme", request(&format!("throttled-{i}"), "us-west-2"))
+            .await
+            .unwrap();
+        assert_eq!(job.state(), JobState::Copying);
+    }
+    let before = simulator.calls("DescribeImages");
+    let mut ticks = 0;
+    let started = tokio::time::Instant::now();
+    while started.elapsed() < Duration::from_secs(2) {
+        engine.tick().await.unwrap();
+        ticks += 1;
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let calls = simulator.calls("DescribeImages") - before;
+    // Backing off from 20 ms doubling to the 200 ms cap makes about a dozen calls in 2 s; a
+    // look on every tick would make one per tick.
+    assert!(calls >= 2, "the Region was still looked at: {calls} calls");
+    assert!(
+        calls <= 20,
+        "{calls} DescribeImages calls in {ticks} ticks: no backing off"
+    );
+}

@@ -4,7 +4,7 @@
 //! single-field ones. Every byte string maps to some request, so coverage-guided fuzzers and
 //! proptest drive the same generator.
 
-use amicopy::domain::{CopyImageInput, Tag, TagSpecificationInput};
+use amicopy::domain::{CopyImageInput, LaunchPermissionsInput, Tag, TagSpecificationInput};
 use arbitrary::{Result, Unstructured};
 
 const IMAGE_IDS: &[&str] = &["ami-0abcdef1234567890", "ami-12345678", "ami-0ABCDEF1234567890", "ami-"];
@@ -42,6 +42,21 @@ const TOKENS: &[&str] = &["550e8400-e29b-41d4-a716-446655440000", "t", "with spa
 const RESOURCE_TYPES: &[&str] = &["image", "snapshot", "volume", "Image"];
 const TAG_KEYS: &[&str] = &["team", "Name", "aws:x", "AWS:created", "k", "ключ"];
 const MINUTES: &[i64] = &[15, 30, 2880, 2895, 0, 7, -15, i64::MAX, i64::MIN];
+const ACCOUNTS: &[&str] = &["222233334444", "012345678901", "12345678901", "22223333444a"];
+const ORGANIZATIONS: &[&str] = &[
+    "arn:aws:organizations::123456789012:organization/o-abcde12345",
+    "arn:aws:organizations::123456789012:ou/o-abcde12345/ou-ab12-cdefgh34",
+    "arn:aws:organizations::12345678901:organization/o-abcde12345",
+];
+const UNITS: &[&str] = &[
+    "arn:aws:organizations::123456789012:ou/o-abcde12345/ou-ab12-cdefgh34",
+    "arn:aws-us-gov:organizations::123456789012:ou/o-abcde12345/ou-abcd-12345678",
+    "arn:aws:organizations::123456789012:organization/o-abcde12345",
+];
+/// Deprecation times as offsets in seconds from when the request is made: the past, the near
+/// future, beyond 2 years (too late for a public image), beyond 10 years; well clear of every
+/// boundary, so the oracle and the validator agree whatever moment each takes as "now".
+const DEPRECATION_OFFSETS: &[i64] = &[-86_400, 3_600, 31_536_000, 94_608_000, 347_000_000];
 
 /// A string for a field: usually from `pool` (as is, or with one character changed), sometimes
 /// empty, sometimes arbitrary text; long strings are made by repeating a piece.
@@ -117,6 +132,34 @@ fn optional_text(u: &mut Unstructured, pool: &[&str], one_in: u8) -> Result<Stri
     }
 }
 
+fn accounts(u: &mut Unstructured) -> Result<Vec<String>> {
+    let count = if u.ratio(1, 20)? {
+        u.int_in_range(99..=102usize)?
+    } else {
+        u.int_in_range(0..=3usize)?
+    };
+    (0..count).map(|_| text(u, ACCOUNTS)).collect()
+}
+
+fn arns(u: &mut Unstructured, pool: &[&str]) -> Result<Vec<String>> {
+    let count = u.int_in_range(0..=2usize)?;
+    (0..count).map(|_| text(u, pool)).collect()
+}
+
+/// Seconds and nanoseconds of a deprecation time, as the wire carries them: mostly near a rule's
+/// side, sometimes not a valid instant at all.
+fn deprecate_time(u: &mut Unstructured) -> Result<Option<(i64, i32)>> {
+    if !u.ratio(1, 3)? {
+        return Ok(None);
+    }
+    if u.ratio(1, 8)? {
+        return Ok(Some((u.arbitrary()?, u.arbitrary()?)));
+    }
+    let now = chrono::Utc::now().timestamp();
+    let offset = *u.choose(DEPRECATION_OFFSETS)?;
+    Ok(Some((now.saturating_add(offset), u.int_in_range(0..=999_999_999)?)))
+}
+
 /// A CopyImage request from `u`'s bytes. Fields this generator does not know (added to the
 /// request later) keep their defaults, "not given", so the oracle's rules still cover it.
 #[allow(clippy::needless_update)]
@@ -154,6 +197,15 @@ pub fn copy_image_input(u: &mut Unstructured) -> Result<CopyImageInput> {
             None
         },
         tag_specifications,
+        destination_account_id: optional_text(u, ACCOUNTS, 3)?,
+        launch_permissions: LaunchPermissionsInput {
+            user_ids: accounts(u)?,
+            organization_arns: arns(u, ORGANIZATIONS)?,
+            organizational_unit_arns: arns(u, UNITS)?,
+            public: u.ratio(1, 4)?,
+        },
+        snapshot_user_ids: accounts(u)?,
+        deprecate_time: deprecate_time(u)?,
         ..CopyImageInput::default()
     })
 }

@@ -36,6 +36,17 @@ static OUTPOST: LazyLock<Regex> = LazyLock::new(|| {
 });
 static PLAIN_ZONE: LazyLock<Regex> = LazyLock::new(|| whole(&format!("({REGION})[a-z]")));
 static LOCAL_ZONE: LazyLock<Regex> = LazyLock::new(|| whole(&format!("({REGION})-[a-z]{{2,8}}-[0-9]+[a-z]")));
+static ACCOUNT: LazyLock<Regex> = LazyLock::new(|| whole("[0-9]{12}"));
+static ORGANIZATION: LazyLock<Regex> = LazyLock::new(|| {
+    whole(&format!(
+        "arn:{PARTITION}:organizations::[0-9]{{12}}:organization/o-[a-z0-9]{{10,32}}"
+    ))
+});
+static UNIT: LazyLock<Regex> = LazyLock::new(|| {
+    whole(&format!(
+        "arn:{PARTITION}:organizations::[0-9]{{12}}:ou/o-[a-z0-9]{{10,32}}/ou-[a-z0-9]{{4,32}}-[a-z0-9]{{8,32}}"
+    ))
+});
 static ZONE_ID: LazyLock<Regex> = LazyLock::new(|| whole("[a-z]+[0-9]+(?:-[a-z]+[0-9]+)?-az[a-z]*[0-9]+"));
 
 /// The Region a Local Zone or zone name belongs to, when the name is well formed.
@@ -157,6 +168,38 @@ pub fn bad_fields(input: &CopyImageInput, default_region: &str) -> BTreeSet<Stri
         );
     }
 
+    flag(
+        "destination_account_id",
+        !input.destination_account_id.is_empty() && !ACCOUNT.is_match(&input.destination_account_id),
+    );
+    let permissions = &input.launch_permissions;
+    list(
+        &mut flag,
+        "launch_permissions.user_ids",
+        &permissions.user_ids,
+        &ACCOUNT,
+    );
+    list(
+        &mut flag,
+        "launch_permissions.organization_arns",
+        &permissions.organization_arns,
+        &ORGANIZATION,
+    );
+    list(
+        &mut flag,
+        "launch_permissions.organizational_unit_arns",
+        &permissions.organizational_unit_arns,
+        &UNIT,
+    );
+    flag(
+        "launch_permissions.public",
+        permissions.public && input.encrypted == Some(true),
+    );
+    list(&mut flag, "snapshot_user_ids", &input.snapshot_user_ids, &ACCOUNT);
+    if let Some((seconds, nanos)) = input.deprecate_time {
+        flag("deprecate_time", !deprecation_ok(seconds, nanos, permissions.public));
+    }
+
     let mut kinds_seen = BTreeSet::new();
     for (i, spec) in input.tag_specifications.iter().enumerate() {
         let kind_ok = spec.resource_type == "image" || spec.resource_type == "snapshot";
@@ -179,4 +222,26 @@ pub fn bad_fields(input: &CopyImageInput, default_region: &str) -> BTreeSet<Stri
         }
     }
     bad
+}
+
+/// At most 100 entries in a permission list; each one matching `pattern`.
+fn list(flag: &mut impl FnMut(&str, bool), field: &str, values: &[String], pattern: &Regex) {
+    if values.len() > 100 {
+        flag(field, true);
+        return;
+    }
+    for (i, value) in values.iter().enumerate() {
+        flag(&format!("{field}[{i}]"), !pattern.is_match(value));
+    }
+}
+
+/// A deprecation time EC2 accepts: a real instant (nanoseconds 0–999,999,999), in the future, at
+/// most 10 years ahead, and for a public image at most 2 years ahead. The generator keeps its
+/// times far from these edges (and from minute rounding), so rough year lengths are enough.
+fn deprecation_ok(seconds: i64, nanos: i32, public: bool) -> bool {
+    const YEAR: i64 = 31_557_600;
+    let now = chrono::Utc::now().timestamp();
+    let real = (0..1_000_000_000).contains(&nanos) && chrono::DateTime::from_timestamp(seconds, 0).is_some();
+    let ahead = seconds.saturating_sub(now);
+    real && ahead > 0 && ahead <= 10 * YEAR && (!public || ahead <= 2 * YEAR)
 }

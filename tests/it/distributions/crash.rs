@@ -5,8 +5,6 @@
 
 use std::{
     collections::{HashMap, HashSet},
-    net::TcpListener,
-    process::Stdio,
     sync::{Arc, Mutex},
     time::Duration,
 };
@@ -21,63 +19,15 @@ use amicopy_testing::{
     moto::{MotoServer, moto_tests_skipped},
     postgres::postgres_tests_skipped,
 };
-use tokio::{
-    process::{Child, Command},
-    task::JoinSet,
-};
-use tonic::transport::Channel;
+use tokio::task::JoinSet;
 
-use crate::support::{Database, TestStorage};
+use crate::support::{
+    Database, TestStorage,
+    binary::{connect, free_port, kill, spawn_amicopyd},
+};
 
 /// How long the test waits for the server or the distributions.
 const DEADLINE: Duration = Duration::from_secs(120);
-
-fn free_port() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("free port");
-    listener.local_addr().expect("address").port()
-}
-
-/// Starts amicopyd on `port` with its jobs in `database_url`, plus `flags` and `env`.
-fn spawn_amicopyd(port: u16, database_url: &str, flags: &[&str], env: Vec<(&'static str, String)>) -> Child {
-    let logs = if std::env::var_os("TEST_LOG").is_some() {
-        Stdio::inherit()
-    } else {
-        Stdio::null()
-    };
-    Command::new(env!("CARGO_BIN_EXE_amicopyd"))
-        .args(["--listen", &format!("127.0.0.1:{port}")])
-        .args(["--database-url", database_url])
-        .args(["--tick-seconds", "0.05", "--lease-seconds", "2"])
-        .args(["--retry-base-seconds", "0.05", "--retry-max-seconds", "0.5"])
-        .args(["--tenant-requests-per-second", "0"])
-        .args(flags)
-        .envs(env)
-        .env("RUST_LOG", "info,amicopy=debug")
-        .stdout(Stdio::null())
-        .stderr(logs)
-        .kill_on_drop(true)
-        .spawn()
-        .expect("amicopyd starts")
-}
-
-async fn connect(port: u16) -> DistributionServiceClient<Channel> {
-    let deadline = tokio::time::Instant::now() + DEADLINE;
-    loop {
-        if let Ok(client) = DistributionServiceClient::connect(format!("http://127.0.0.1:{port}")).await {
-            return client;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "amicopyd never listened on {port}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-async fn kill(child: &mut Child) {
-    child.start_kill().expect("SIGKILL");
-    child.wait().await.expect("killed process reaped");
-}
 
 /// 150 Region codes the simulator accepts (nothing is copied: the creation is what is tested).
 fn many_regions() -> Vec<String> {
@@ -110,8 +60,8 @@ async fn a_sigkill_during_creation_leaves_every_distribution_whole_or_absent() {
     let port = free_port();
     // No copy is started: the distributions' records are what is tested.
     let flags = ["--max-concurrent-copies", "0"];
-    let mut first = spawn_amicopyd(port, &database_url, &flags, Vec::new());
-    let client = connect(port).await;
+    let mut first = spawn_amicopyd(port, &with_database(&database_url, &flags), &[]);
+    let client = DistributionServiceClient::new(connect(port).await);
 
     let acknowledged = Arc::new(Mutex::new(Vec::new()));
     let mut creators = JoinSet::new();
@@ -144,7 +94,7 @@ async fn a_sigkill_during_creation_leaves_every_distribution_whole_or_absent() {
         "some distributions were created before the kill"
     );
 
-    let mut second = spawn_amicopyd(port, &database_url, &flags, Vec::new());
+    let mut second = spawn_amicopyd(port, &with_database(&database_url, &flags), &[]);
     connect(port).await;
     let store = store::connect(
         Some(&database_url),
@@ -233,8 +183,8 @@ async fn a_sigkill_during_the_run_loses_no_target_and_copies_none_twice() {
         .map(str::to_owned)
         .to_vec();
 
-    let mut first = spawn_amicopyd(port, &database_url, &flags, moto.amicopyd_env());
-    let mut client = connect(port).await;
+    let mut first = spawn_amicopyd(port, &with_database(&database_url, &flags), &moto.amicopyd_env());
+    let mut client = DistributionServiceClient::new(connect(port).await);
     let mut ids = Vec::new();
     for i in 0..3 {
         let request = distribution(&format!("run-crash-{i}"), &source, regions.clone());
@@ -261,8 +211,8 @@ async fn a_sigkill_during_the_run_loses_no_target_and_copies_none_twice() {
     kill(&mut first).await;
     assert!(unfinished > 0, "the kill came while targets were still being copied");
 
-    let mut second = spawn_amicopyd(port, &database_url, &flags, moto.amicopyd_env());
-    let mut client = connect(port).await;
+    let mut second = spawn_amicopyd(port, &with_database(&database_url, &flags), &moto.amicopyd_env());
+    let mut client = DistributionServiceClient::new(connect(port).await);
     let deadline = tokio::time::Instant::now() + DEADLINE;
     let mut done = HashMap::new();
     while done.len() < ids.len() {
@@ -310,4 +260,11 @@ async fn a_sigkill_during_the_run_loses_no_target_and_copies_none_twice() {
     }
     kill(&mut second).await;
     storage.cleanup().await;
+}
+
+/// `flags` after `--database-url URL`.
+fn with_database<'a>(url: &'a str, flags: &[&'a str]) -> Vec<&'a str> {
+    let mut all = vec!["--database-url", url];
+    all.extend_from_slice(flags);
+    all
 }
