@@ -38,6 +38,7 @@ use crate::{
         image_copy_service_server::{self, ImageCopyServiceServer},
     },
     store::{self, Announcement, JobStore, StoreError},
+    ui::{Ui, UiState},
 };
 
 /// How often the store is pinged for the health service.
@@ -93,6 +94,9 @@ pub enum AppError {
     /// The server failed while serving.
     #[error("the gRPC server failed: {0}")]
     Serve(#[from] tonic::transport::Error),
+    /// The web view could not start.
+    #[error(transparent)]
+    Ui(#[from] crate::ui::BindError),
 }
 
 /// A server ready to run: store open, backend ready, listener bound.
@@ -108,6 +112,8 @@ pub struct App {
     metrics: Metrics,
     metrics_listener: Option<TcpListener>,
     metrics_refresh: Duration,
+    /// The web view, when `--ui-listen` is set.
+    ui: Option<Ui>,
     auth: Auth,
     accounts: Accounts,
     /// Held while the server lives when the jobs are in SQLite: one process per database file.
@@ -188,6 +194,10 @@ impl App {
             ),
             None => None,
         };
+        let ui = match config.ui.ui_listen {
+            Some(address) => Some(Ui::bind(address, &config.auth).await?),
+            None => None,
+        };
         let replica = format!("amicopyd-{}", Uuid::new_v4().simple());
         let engine = Engine::new(store, backends, EventHub::new(), config.engine.clone(), &replica);
         Ok(Self {
@@ -205,6 +215,7 @@ impl App {
             metrics,
             metrics_listener,
             metrics_refresh,
+            ui,
             auth,
             accounts,
             _sqlite_lock: sqlite_lock,
@@ -216,6 +227,11 @@ impl App {
         self.metrics_listener
             .as_ref()
             .and_then(|listener| listener.local_addr().ok())
+    }
+
+    /// Where the web view listens, when `--ui-listen` is set.
+    pub fn ui_addr(&self) -> Option<SocketAddr> {
+        self.ui.as_ref().and_then(|ui| ui.local_addr().ok())
     }
 
     /// The bearer tokens in use, when calls authenticate with them: reloading them is what
@@ -279,6 +295,20 @@ impl App {
             self.limits.max_watch_streams_per_tenant,
             self.metrics.watch_streams.clone(),
         );
+        if let Some(ui) = self.ui {
+            if let Ok(ui_address) = ui.local_addr() {
+                let scheme = if ui.tls() { "https" } else { "http" };
+                info!(%ui_address, "serving the web view at {scheme}://{ui_address}/");
+            }
+            tasks.spawn(ui.serve(UiState {
+                engine: Arc::clone(&self.engine),
+                authenticator: self.auth.authenticator.clone(),
+                tls: self.auth.tls.is_some(),
+                watch_slots: Arc::clone(&watch_slots),
+                shutdown: shutdown.clone(),
+                poll: self.watch_poll,
+            }));
+        }
         let api = ImageCopyApi::new(
             Arc::clone(&self.engine),
             self.default_region.clone(),

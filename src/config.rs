@@ -9,7 +9,7 @@ use clap::{CommandFactory, FromArgMatches, Parser, ValueEnum};
 use crate::{
     api::limits::LimitSettings, auth::AuthSettings, backend::accounts::AccountsSettings, backend::ec2::Ec2Settings,
     backend::sim::SimSettings, domain::Region, engine::EngineSettings, flags, metrics::MetricsSettings,
-    telemetry::TelemetrySettings,
+    telemetry::TelemetrySettings, ui::UiSettings,
 };
 
 pub mod file;
@@ -77,6 +77,10 @@ pub struct Config {
     /// Prometheus metrics.
     #[command(flatten)]
     pub metrics: MetricsSettings,
+
+    /// The web view.
+    #[command(flatten)]
+    pub ui: UiSettings,
 
     /// Authentication, TLS and per-tenant policy.
     #[command(flatten)]

@@ -27,9 +27,12 @@
 //! - [`metrics`] counts calls, EC2 calls, store latency and jobs for Prometheus, with wrappers
 //!   around the store and backend traits; [`api::limits`] keeps callers within bounds.
 //! - [`ratelimit`] is the token bucket EC2's request rates are modelled with.
+//! - [`ui`] is the web view (`--ui-listen`): server-rendered pages of the tenant's distributions
+//!   and jobs, kept live from the engine's event hub, with cancel and retry through the engine
+//!   calls the API makes, authenticated as gRPC calls are.
 //!
 //! Dependencies point inward: api → engine → store/backend → domain, with no cycle between
-//! rooms (api → auth, config → telemetry, never back). Outside the service's build, in the
+//! rooms (api → auth, config → telemetry, never back); ui stands beside api (ui → engine, auth). Outside the service's build, in the
 //! workspace: `crates/amicopy-testing` starts real components (fresh PostgreSQL databases, moto)
 //! for the tests and benchmarks, `crates/amicopy-bench` is the load generator behind
 //! `amicopy-bench` and `scripts/bench.sh`, `crates/amicopy-fuzz` holds the fuzz targets, and
@@ -50,6 +53,7 @@ pub mod metrics;
 pub mod ratelimit;
 pub mod store;
 pub mod telemetry;
+pub mod ui;
 
 /// The generated amicopy.v1 protobuf and gRPC code.
 pub mod proto {

@@ -136,8 +136,9 @@ fn authenticate<B>(authenticator: &Authenticator, request: &http::Request<B>) ->
     }
 }
 
-/// The token of an `authorization: Bearer <token>` header; the scheme is case-insensitive.
-fn bearer_token(headers: &http::HeaderMap) -> Option<&str> {
+/// The token of an `authorization: Bearer <token>` header; the scheme is case-insensitive. The
+/// web view reads scripts' tokens with it too.
+pub fn bearer_token(headers: &http::HeaderMap) -> Option<&str> {
     let value = headers.get(http::header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.split_once(' ')?;
     let token = token.trim();

@@ -36,6 +36,7 @@ impl Engine {
                     "distribution accepted"
                 );
                 self.wake.notify_one();
+                self.hub.poke_distribution(distribution.id());
                 accepted
                     .targets
                     .into_iter()

@@ -48,6 +48,9 @@ struct DistributionFeed {
 pub struct EventHub {
     jobs: Mutex<HashMap<JobId, watch::Sender<Feed>>>,
     distributions: Mutex<HashMap<DistributionId, watch::Sender<DistributionFeed>>>,
+    /// Counts changes of any distribution (created, a target moved, announced by another
+    /// replica), for views of many distributions at once such as the web view's list.
+    any_distribution: watch::Sender<u64>,
 }
 
 impl EventHub {
@@ -138,6 +141,7 @@ impl EventHub {
     /// Tells watchers of `distribution` that its events up to `sequence` exist (written by
     /// another process). Cheap when nobody watches.
     pub fn publish_distribution(&self, distribution: DistributionId, sequence: u64) {
+        self.any_distribution_changed();
         if let Some(sender) = self.lock_distributions().get(&distribution) {
             sender.send_if_modified(|feed| {
                 let newer = sequence > feed.newest;
@@ -152,9 +156,22 @@ impl EventHub {
     /// Tells watchers of `distribution` that this process just wrote events of it (a target's
     /// job changed): they read the new ones from the store. Cheap when nobody watches.
     pub fn poke_distribution(&self, distribution: DistributionId) {
+        self.any_distribution_changed();
         if let Some(sender) = self.lock_distributions().get(&distribution) {
             sender.send_modify(|feed| feed.pokes += 1);
         }
+    }
+
+    /// Follows changes of every distribution: the receiver is marked changed whenever any
+    /// distribution is created or changes, here or (announced) on another replica. Whose
+    /// distribution it was is not said; a viewer re-reads its own.
+    pub fn subscribe_any_distribution(&self) -> watch::Receiver<u64> {
+        self.any_distribution.subscribe()
+    }
+
+    fn any_distribution_changed(&self) {
+        self.any_distribution
+            .send_modify(|changes| *changes = changes.wrapping_add(1));
     }
 
     /// How many distributions are being watched right now.
@@ -386,6 +403,29 @@ mod tests {
         assert_eq!(hub.watched_distributions(), 2);
         drop((watcher, other));
         assert_eq!(hub.watched_distributions(), 0);
+    }
+
+    #[tokio::test]
+    async fn any_distribution_changing_wakes_followers_of_all() {
+        let hub = EventHub::new();
+        let mut all = hub.subscribe_any_distribution();
+        hub.poke_distribution(DistributionId::new());
+        tokio::time::timeout(Duration::from_secs(5), all.changed())
+            .await
+            .unwrap()
+            .unwrap();
+        hub.publish_distribution(DistributionId::new(), 3);
+        tokio::time::timeout(Duration::from_secs(5), all.changed())
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(
+            tokio::time::timeout(Duration::from_millis(50), all.changed())
+                .await
+                .is_err(),
+            "nothing changed since"
+        );
+        assert_eq!(hub.watched_distributions(), 0, "no per-distribution channel is made");
     }
 
     #[test]

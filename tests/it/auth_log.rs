@@ -1,5 +1,6 @@
 //! Tokens never reach the log: every line the server writes at TRACE level, through calls with
-//! a good, a wrong and no token and a failed reload, is searched for them. The test runs in a
+//! a good, a wrong and no token, web view sign-ins and pages, and a failed reload, is searched
+//! for them. The test runs in a
 //! process of its own (this test binary again, filtered to this one test), because it installs
 //! the process's global subscriber, which would otherwise also catch, and slow down, every other
 //! test of the binary.
@@ -77,7 +78,14 @@ async fn tokens_never_reach_the_log_in_this_process() {
     let storage = TestStorage::new(Database::Sqlite).await;
     let mut server = storage
         .start(
-            &["--auth", "token", "--auth-tokens-file", tokens.to_str().unwrap()],
+            &[
+                "--auth",
+                "token",
+                "--auth-tokens-file",
+                tokens.to_str().unwrap(),
+                "--ui-listen",
+                "127.0.0.1:0",
+            ],
             None,
         )
         .await;
@@ -92,6 +100,18 @@ async fn tokens_never_reach_the_log_in_this_process() {
         .list_copy_jobs(proto::ListCopyJobsRequest::default())
         .await
         .unwrap_err();
+    // The web view: a sign-in with a wrong and a right token, pages seen with the session and
+    // with a script's header.
+    let mut browser = crate::ui::Browser::new(server.ui_addr.expect("the web view"));
+    browser.post("/sign-in", &[("token", wrong), ("next", "/")]).await;
+    browser.post("/sign-in", &[("token", TOKEN_A), ("next", "/jobs")]).await;
+    assert_eq!(browser.get("/jobs").await.status, hyper::StatusCode::OK);
+    crate::ui::Browser::script(server.ui_addr.unwrap(), TOKEN_A)
+        .get("/")
+        .await;
+    crate::ui::Browser::script(server.ui_addr.unwrap(), wrong)
+        .get("/")
+        .await;
     std::fs::write(dir.path().join("tokens.json"), format!("{{\"tokens\": \"{TOKEN_B}\"}}")).unwrap();
     reload_logged(server.tokens.as_ref().unwrap());
     server.stop().await;
@@ -100,7 +120,15 @@ async fn tokens_never_reach_the_log_in_this_process() {
     let log = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
     assert!(log.contains("tenant=\"a\""), "the tenant is on the call's span: {log}");
     assert!(log.contains("not reloaded"), "the failed reload is logged: {log}");
+    assert!(
+        log.contains("web view request answered"),
+        "the web view's requests are logged: {log}"
+    );
     for token in [TOKEN_A, TOKEN_B, wrong] {
         assert!(!log.contains(token), "token {token} appears in the log");
+        assert!(
+            !log.contains(&hex::encode(token)),
+            "token {token} appears in the log as its cookie"
+        );
     }
 }

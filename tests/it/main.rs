@@ -27,3 +27,4 @@ mod replicas;
 mod startup;
 mod store;
 mod tracking;
+mod ui;

@@ -100,6 +100,8 @@ pub struct TestServer {
     pub addr: SocketAddr,
     /// Where it serves Prometheus metrics, when started with `--metrics-listen`.
     pub metrics_addr: Option<SocketAddr>,
+    /// Where it serves the web view, when started with `--ui-listen`.
+    pub ui_addr: Option<SocketAddr>,
     /// A client for it.
     pub client: ImageCopyServiceClient<Channel>,
     shutdown: CancellationToken,
@@ -164,6 +166,7 @@ impl TestStorage {
         .expect("server starts");
         let addr = app.local_addr();
         let metrics_addr = app.metrics_addr();
+        let ui_addr = app.ui_addr();
         let tokens = app.tokens();
         let shutdown = CancellationToken::new();
         let task = tokio::spawn({
@@ -185,6 +188,7 @@ impl TestStorage {
         TestServer {
             addr,
             metrics_addr,
+            ui_addr,
             client,
             shutdown,
             task,
