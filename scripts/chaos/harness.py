@@ -69,13 +69,17 @@ def stop_process(process, sig=signal.SIGTERM, timeout=20):
 
 
 def generate_stubs(workdir):
-    """amicopy.v1 Python stubs from the proto, with grpcio-tools' bundled protoc."""
+    """amicopy.v1 Python stubs from every proto of the package, with grpcio-tools' bundled protoc."""
     from grpc_tools import protoc
     import grpc_tools
 
     out = os.path.join(workdir, "stubs")
     os.makedirs(out, exist_ok=True)
     include = os.path.join(os.path.dirname(grpc_tools.__file__), "_proto")
+    package = os.path.join(REPO, "proto/amicopy/v1")
+    protos = sorted(
+        os.path.join(package, name) for name in os.listdir(package) if name.endswith(".proto")
+    )
     code = protoc.main(
         [
             "protoc",
@@ -83,11 +87,11 @@ def generate_stubs(workdir):
             f"-I{include}",
             f"--python_out={out}",
             f"--grpc_python_out={out}",
-            os.path.join(REPO, "proto/amicopy/v1/image_copy.proto"),
+            *protos,
         ]
     )
     if code != 0:
-        raise RuntimeError("protoc failed on proto/amicopy/v1/image_copy.proto")
+        raise RuntimeError(f"protoc failed on {', '.join(protos)}")
     sys.path.insert(0, out)
     from amicopy.v1 import image_copy_pb2, image_copy_pb2_grpc
 
