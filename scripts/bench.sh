@@ -4,7 +4,8 @@
 # scenario and baseline at the same concurrency, stops everything and prints one markdown table.
 #
 # Settings (environment): CONCURRENCY (16), DURATION (15 s per RPC scenario), STREAMS (10000
-# watch streams), PGHOST/PGPORT/PGUSER (127.0.0.1/5432/postgres, trust or PGPASSWORD),
+# watch streams), HISTORY_JOBS (1000000 finished jobs for the history scenario),
+# PGHOST/PGPORT/PGUSER (127.0.0.1/5432/postgres, trust or PGPASSWORD),
 # RESULTS (a directory to keep the summaries in; default a temp dir), CARGO_TARGET_DIR.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,6 +13,7 @@ cd "$(dirname "$0")/.."
 concurrency=${CONCURRENCY:-16}
 duration=${DURATION:-15}
 streams=${STREAMS:-10000}
+history_jobs=${HISTORY_JOBS:-1000000}
 export PGHOST=${PGHOST:-127.0.0.1} PGPORT=${PGPORT:-5432} PGUSER=${PGUSER:-postgres}
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/amicopy-target}
 results=${RESULTS:-$(mktemp -d)}
@@ -19,6 +21,7 @@ mkdir -p "$results"
 work=$(mktemp -d)
 db=amicopy_bench_$$
 pgbench_db=amicopy_bench_pgbench_$$
+history_db=amicopy_bench_history_$$
 server_pid=
 
 log() { printf '>>> %s (%s)\n' "$*" "$(date -u +%H:%M:%S)" >&2; }
@@ -33,7 +36,8 @@ stop_server() {
 }
 cleanup() {
   stop_server
-  psql -qd postgres -c "DROP DATABASE IF EXISTS $db" -c "DROP DATABASE IF EXISTS $pgbench_db" >/dev/null 2>&1 || true
+  psql -qd postgres -c "DROP DATABASE IF EXISTS $db" -c "DROP DATABASE IF EXISTS $pgbench_db" \
+    -c "DROP DATABASE IF EXISTS $history_db" >/dev/null 2>&1 || true
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -93,6 +97,12 @@ log "retries"
 bench --scenario retries --duration-seconds "$duration" --output "$results/retries.json"
 log "reads"
 bench --scenario reads --duration-seconds "$duration" --output "$results/reads.json"
+log "get-job"
+bench --scenario get-job --duration-seconds "$duration" --output "$results/get-job.json"
+log "list-jobs"
+bench --scenario list-jobs --duration-seconds "$duration" --output "$results/list-jobs.json"
+log "distribute (600 targets each, one at a time)"
+bench --scenario distribute --concurrency 1 --max-calls 100 --duration-seconds "$duration" --output "$results/distribute.json"
 stop_server
 
 # pgbench_run NAME SCRIPT: the SQL of one accepted copy at the same concurrency, saved as a summary.
@@ -129,6 +139,10 @@ log "polling: EC2 calls per completed 30-minute copy and how late its end is see
 # (which does not speed up) stays small beside the simulated minutes.
 "$bin/amicopy-bench" --scenario polling --polling-sizes 1,10 --polling-time-factor 120 --output "$results/polling-small.json"
 "$bin/amicopy-bench" --scenario polling --polling-sizes 1000 --polling-time-factor 20 --output "$results/polling-large.json"
+log "history: ticks and reads with ${history_jobs} finished jobs, then retention's purge (in-process, PostgreSQL)"
+psql -qd postgres -c "CREATE DATABASE $history_db"
+"$bin/amicopy-bench" --scenario history --history-jobs "$history_jobs" \
+  --database-url "postgres://$PGUSER@$PGHOST:$PGPORT/$history_db" --output "$results/history.json"
 log "1,000-copy burst at EC2's quotas (in-process)"
 "$bin/amicopy-bench" --scenario burst --burst-copies 1000 --output "$results/burst.json"
 

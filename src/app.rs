@@ -37,7 +37,7 @@ use crate::{
         distribution_service_server::{self, DistributionServiceServer},
         image_copy_service_server::{self, ImageCopyServiceServer},
     },
-    store::{self, Announcement, JobStore, StoreError},
+    store::{self, Announcement, JobStore, StoreError, retention::RetentionSettings},
     ui::{Ui, UiState},
 };
 
@@ -112,6 +112,7 @@ pub struct App {
     metrics: Metrics,
     metrics_listener: Option<TcpListener>,
     metrics_refresh: Duration,
+    retention: RetentionSettings,
     /// The web view, when `--ui-listen` is set.
     ui: Option<Ui>,
     auth: Auth,
@@ -215,6 +216,7 @@ impl App {
             metrics,
             metrics_listener,
             metrics_refresh,
+            retention: config.retention.clone(),
             ui,
             auth,
             accounts,
@@ -268,6 +270,14 @@ impl App {
             self.metrics_refresh,
             shutdown.clone(),
         ));
+        if let Some(keep) = self.retention.job_retention {
+            tasks.spawn(crate::store::retention::run(
+                Arc::clone(self.engine.store()),
+                keep,
+                self.retention.retention_interval,
+                shutdown.clone(),
+            ));
+        }
         if let Some(listener) = self.metrics_listener {
             if let Ok(metrics_address) = listener.local_addr() {
                 info!(%metrics_address, "serving prometheus metrics at /metrics");

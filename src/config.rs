@@ -9,7 +9,7 @@ use clap::{CommandFactory, FromArgMatches, Parser, ValueEnum};
 use crate::{
     api::limits::LimitSettings, auth::AuthSettings, backend::accounts::AccountsSettings, backend::ec2::Ec2Settings,
     backend::sim::SimSettings, domain::Region, engine::EngineSettings, flags, metrics::MetricsSettings,
-    telemetry::TelemetrySettings, ui::UiSettings,
+    store::retention::RetentionSettings, telemetry::TelemetrySettings, ui::UiSettings,
 };
 
 pub mod file;
@@ -57,6 +57,10 @@ pub struct Config {
     /// Job engine settings.
     #[command(flatten)]
     pub engine: EngineSettings,
+
+    /// How long finished jobs and distributions are kept.
+    #[command(flatten)]
+    pub retention: RetentionSettings,
 
     /// Simulator settings (with --backend sim).
     #[command(flatten)]

@@ -20,6 +20,17 @@ pub fn positive_seconds(text: &str) -> Result<Duration, String> {
     }
 }
 
+/// A number of days greater than zero, fractions allowed (`0.5` is twelve hours), for how long
+/// records are kept.
+pub fn positive_days(text: &str) -> Result<Duration, String> {
+    let refused = || format!("{text:?} must be a positive number of days");
+    let days = number(text).map_err(|_| refused())?;
+    match Duration::try_from_secs_f64(days * 86_400.0) {
+        Ok(duration) if !duration.is_zero() => Ok(duration),
+        _ => Err(refused()),
+    }
+}
+
 /// A rate or share, zero or more.
 pub fn non_negative(text: &str) -> Result<f64, String> {
     let value = number(text)?;
@@ -86,6 +97,16 @@ mod tests {
         assert_eq!(seconds("0"), Ok(Duration::ZERO));
         assert_eq!(seconds("1.5"), Ok(Duration::from_millis(1500)));
         assert_eq!(positive_seconds(" 30 "), Ok(Duration::from_secs(30)));
+    }
+
+    #[test]
+    fn days_take_fractions_and_refuse_zero_negative_and_nonsense() {
+        assert_eq!(positive_days("30"), Ok(Duration::from_secs(30 * 86_400)));
+        assert_eq!(positive_days("0.5"), Ok(Duration::from_secs(43_200)));
+        for bad in ["0", "-1", "abc", "", "inf", "1e400"] {
+            let refused = positive_days(bad).unwrap_err();
+            assert!(refused.contains("positive number of days"), "{bad}: {refused}");
+        }
     }
 
     #[test]

@@ -94,6 +94,11 @@ impl JobStore for MeteredStore {
         self.timed("count_by_state", self.inner.count_by_state()).await
     }
 
+    async fn delete_finished_jobs(&self, before: DateTime<Utc>, limit: u32) -> Result<u64, StoreError> {
+        self.timed("delete_finished_jobs", self.inner.delete_finished_jobs(before, limit))
+            .await
+    }
+
     async fn ping(&self) -> Result<(), StoreError> {
         self.timed("ping", self.inner.ping()).await
     }
@@ -177,5 +182,13 @@ impl DistributionStore for MeteredStore {
     ) -> Result<(), StoreError> {
         self.timed("defer_distribution", self.inner.defer_distribution(id, owner, until))
             .await
+    }
+
+    async fn delete_finished_distributions(&self, before: DateTime<Utc>, limit: u32) -> Result<u64, StoreError> {
+        self.timed(
+            "delete_finished_distributions",
+            self.inner.delete_finished_distributions(before, limit),
+        )
+        .await
     }
 }

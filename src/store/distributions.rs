@@ -165,4 +165,10 @@ pub trait DistributionStore: Send + Sync + 'static {
     /// `owner` no longer holds it or it has nothing left to do.
     async fn defer_distribution(&self, id: DistributionId, owner: &str, until: DateTime<Utc>)
     -> Result<(), StoreError>;
+
+    /// Deletes up to `limit` finished distributions that last changed before `before`, oldest
+    /// first, with their targets, events and jobs (and those jobs' events), in one transaction;
+    /// returns how many distributions. Only distributions with nothing left for the engine to
+    /// do and no job still running are deleted.
+    async fn delete_finished_distributions(&self, before: DateTime<Utc>, limit: u32) -> Result<u64, StoreError>;
 }

@@ -24,6 +24,7 @@ mod connect;
 mod distributions;
 mod page_token;
 pub mod postgres;
+pub mod retention;
 pub mod sqlite;
 
 pub use connect::{DatabaseKind, connect, redact_url};
@@ -301,6 +302,13 @@ pub trait JobStore: DistributionStore {
     /// How many jobs there are per state and destination Region (groups with no jobs are left
     /// out): what the metrics' job, queue-depth and in-flight gauges are refreshed from.
     async fn count_by_state(&self) -> Result<Vec<StateCount>, StoreError>;
+
+    /// Deletes up to `limit` finished jobs (AVAILABLE, FAILED, CANCELLED) that belong to no
+    /// distribution and last changed before `before`, oldest first, with their events, in one
+    /// short transaction; returns how many. A distribution's jobs go with their distribution
+    /// ([`DistributionStore::delete_finished_distributions`]). What `--job-retention-days` runs,
+    /// batch after batch ([`retention`]).
+    async fn delete_finished_jobs(&self, before: DateTime<Utc>, limit: u32) -> Result<u64, StoreError>;
 
     /// Checks that the database answers.
     async fn ping(&self) -> Result<(), StoreError>;

@@ -1,11 +1,14 @@
 //! `amicopy-bench`: the load generator behind `scripts/bench.sh` and BENCHMARKS.md.
 //!
 //! RPC scenarios drive a running amicopyd over loopback with the generated tonic client:
-//! [`rpc`] (`accept`, `retries`, `reads`, `grpc-floor`, `distribute`) and [`watch`] (many
-//! WatchCopyJob streams). [`inproc`] runs the engine in this process against the simulator to count EC2
-//! calls (`tracking`, `burst`). Every scenario prints a [`report::Summary`] and can save it as
-//! JSON; [`table`] turns the saved summaries and the pgbench baseline into the markdown table.
+//! [`rpc`] (`accept`, `retries`, `reads`, `get-job`, `list-jobs`, `grpc-floor`, `distribute`)
+//! and [`watch`] (many WatchCopyJob streams). [`inproc`] runs the engine in this process against
+//! the simulator to count EC2 calls (`tracking`, `burst`), [`polling`] counts them per completed
+//! copy, and [`history`] times ticks and reads against a million finished jobs in PostgreSQL.
+//! Every scenario prints a [`report::Summary`] and can save it as JSON; [`table`] turns the saved
+//! summaries and the pgbench baselines into the markdown table.
 
+pub mod history;
 pub mod inproc;
 pub mod load;
 pub mod polling;
@@ -96,6 +99,18 @@ pub struct Args {
     #[arg(long, default_value_t = 120.0)]
     pub polling_time_factor: f64,
 
+    /// A fresh PostgreSQL database the history scenario fills (history).
+    #[arg(long)]
+    pub database_url: Option<String>,
+
+    /// Finished jobs added to the history (history).
+    #[arg(long, default_value_t = 1_000_000)]
+    pub history_jobs: u64,
+
+    /// Copies kept running while ticks are timed (history).
+    #[arg(long, default_value_t = 100)]
+    pub history_active: usize,
+
     /// Name the summary is saved under (default: the scenario's name).
     #[arg(long)]
     pub label: Option<String>,
@@ -122,6 +137,10 @@ pub enum Scenario {
     Retries,
     /// GetCopyJob and ListCopyJobs pages, alternating.
     Reads,
+    /// GetCopyJob alone.
+    GetJob,
+    /// ListCopyJobs of 100 jobs alone.
+    ListJobs,
     /// grpc.health.v1.Health/Check on the same server: the bare unary call.
     GrpcFloor,
     /// CreateDistribution of --distribution-targets targets, unique names.
@@ -134,8 +153,27 @@ pub enum Scenario {
     Burst,
     /// In-process: EC2 calls per completed copy and how late each end is seen.
     Polling,
+    /// In-process, PostgreSQL: ticks and reads with an empty history and with a million
+    /// finished jobs, and retention's purge of them.
+    History,
     /// Prints the markdown table from --results-dir.
     Table,
+}
+
+impl Scenario {
+    /// Whether [`rpc::run`] drives it: unary calls against a running amicopyd.
+    pub fn is_unary_rpc(self) -> bool {
+        matches!(
+            self,
+            Self::Accept
+                | Self::Retries
+                | Self::Reads
+                | Self::GetJob
+                | Self::ListJobs
+                | Self::GrpcFloor
+                | Self::Distribute
+        )
+    }
 }
 
 /// Why the arguments cannot be used.
@@ -203,6 +241,18 @@ impl Args {
                 "it and --polling-time-factor must be at least 1",
             ));
         }
+        if !(1..=10_000_000).contains(&self.history_jobs) {
+            return Err(invalid("--history-jobs", "must be 1 to 10000000"));
+        }
+        if !(1..=1000).contains(&self.history_active) {
+            return Err(invalid("--history-active", "must be 1 to 1000"));
+        }
+        if self.scenario == Scenario::History && self.database_url.is_none() {
+            return Err(invalid(
+                "--database-url",
+                "the history scenario needs a fresh PostgreSQL database",
+            ));
+        }
         if self.scenario == Scenario::Table && self.results_dir.is_none() {
             return Err(invalid("--results-dir", "the table scenario needs it"));
         }
@@ -251,30 +301,22 @@ fn check_loopback(addr: &str) -> Result<(), ArgsError> {
 /// Runs the chosen scenario, prints its summary and saves it when asked.
 pub async fn run(args: Args) -> anyhow::Result<()> {
     args.validate()?;
-    if matches!(
-        args.scenario,
-        Scenario::Accept
-            | Scenario::Retries
-            | Scenario::Reads
-            | Scenario::GrpcFloor
-            | Scenario::Distribute
-            | Scenario::Watch
-    ) {
+    if args.scenario.is_unary_rpc() || args.scenario == Scenario::Watch {
         rpc::wait_ready(&args.addr, Duration::from_secs_f64(args.wait_ready_seconds)).await?;
     }
     let summaries: Vec<Summary> = match args.scenario {
-        Scenario::Accept | Scenario::Retries | Scenario::Reads | Scenario::GrpcFloor | Scenario::Distribute => {
-            vec![rpc::run(&args).await?]
-        }
         Scenario::Watch => vec![watch::run(&args).await?],
         Scenario::Tracking => inproc::tracking(&args).await?,
         Scenario::Burst => vec![inproc::burst(&args).await?],
         Scenario::Polling => polling::run(&args).await?,
+        Scenario::History => history::run(&args).await?,
         Scenario::Table => {
             let dir = args.results_dir.clone().unwrap_or_default();
             println!("{}", table::render(&table::load_dir(&dir)?));
             return Ok(());
         }
+        // The unary scenarios ([`Scenario::is_unary_rpc`]); rpc::run refuses any other.
+        _ => vec![rpc::run(&args).await?],
     };
     for mut summary in summaries {
         summary.notes.extend(args.note.iter().cloned());
@@ -357,6 +399,30 @@ mod tests {
             "--distribution-targets"
         );
         assert_eq!(rpc::distribution_request("x".into(), 600).targets[0].regions.len(), 600);
+    }
+
+    #[test]
+    fn the_history_needs_a_database_and_bounded_sizes() {
+        let history = |extra: &[&str]| {
+            let mut argv = vec!["amicopy-bench", "--scenario", "history"];
+            argv.extend(extra);
+            Args::try_parse_from(argv).unwrap().validate()
+        };
+        assert_eq!(history(&[]).unwrap_err().flag, "--database-url");
+        let url = ["--database-url", "postgres://postgres@127.0.0.1/fresh"];
+        history(&url).unwrap();
+        assert_eq!(
+            history(&[&url[..], &["--history-jobs", "0"]].concat())
+                .unwrap_err()
+                .flag,
+            "--history-jobs"
+        );
+        assert_eq!(
+            history(&[&url[..], &["--history-active", "1001"]].concat())
+                .unwrap_err()
+                .flag,
+            "--history-active"
+        );
     }
 
     #[test]

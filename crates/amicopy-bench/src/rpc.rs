@@ -1,5 +1,6 @@
 //! The unary RPC scenarios: CopyImage accepted (`accept`), CopyImage retried with known
-//! ClientTokens (`retries`), GetCopyJob and ListCopyJobs (`reads`), CreateDistribution of many
+//! ClientTokens (`retries`), GetCopyJob and ListCopyJobs (`reads` alternating, `get-job` and
+//! `list-jobs` alone), CreateDistribution of many
 //! targets (`distribute`), and the bare unary call they are compared with,
 //! `grpc.health.v1.Health/Check` on the same server (`grpc-floor`).
 
@@ -161,6 +162,27 @@ pub async fn run(args: &Args) -> anyhow::Result<Summary> {
             })
             .await
         }
+        Scenario::GetJob => {
+            let ids = Arc::new(job_ids(&mut client(0), &run).await?);
+            drive(load, move |worker, call| {
+                let mut client = client(worker);
+                let job_id = ids[call as usize % ids.len()].clone();
+                async move { client.get_copy_job(proto::GetCopyJobRequest { job_id }).await.map(drop) }
+            })
+            .await
+        }
+        Scenario::ListJobs => {
+            job_ids(&mut client(0), &run).await?;
+            drive(load, move |worker, _| {
+                let mut client = client(worker);
+                let request = proto::ListCopyJobsRequest {
+                    page_size: LIST_PAGE_SIZE,
+                    ..Default::default()
+                };
+                async move { client.list_copy_jobs(request).await.map(drop) }
+            })
+            .await
+        }
         Scenario::Distribute => {
             let channels = Arc::new(connect(&args.addr, args.concurrency).await?);
             let targets = args.distribution_targets;
@@ -191,6 +213,8 @@ pub async fn run(args: &Args) -> anyhow::Result<Summary> {
         Scenario::Accept => "CopyImage, unique names, no ClientToken: each call is a new job".to_owned(),
         Scenario::Retries => format!("CopyImage cycling {RETRY_TOKENS} ClientTokens: all but the first are replays"),
         Scenario::Reads => format!("GetCopyJob and ListCopyJobs (page_size {LIST_PAGE_SIZE}) alternating"),
+        Scenario::GetJob => "GetCopyJob of the newest jobs, by id".to_owned(),
+        Scenario::ListJobs => format!("ListCopyJobs, the first page of {LIST_PAGE_SIZE} jobs"),
         Scenario::Distribute => format!(
             "CreateDistribution of {} targets each (one account, made-up Regions), unique names",
             args.distribution_targets

@@ -157,3 +157,13 @@ impl FromRow<'_, PgRow> for DistributionEventRow {
         }))
     }
 }
+
+/// Deletes the events of the distributions `ids` (before their jobs' events, which target
+/// events point at).
+pub(super) async fn delete_of(tx: &mut PgConnection, ids: &[Uuid]) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM distribution_events WHERE distribution_id = ANY($1)")
+        .bind(ids)
+        .execute(tx)
+        .await?;
+    Ok(())
+}

@@ -99,3 +99,12 @@ impl FromRow<'_, PgRow> for TargetJobRow {
         Ok(Self(TargetJob { target, job }))
     }
 }
+
+/// Deletes the targets of the distributions `ids` (before their jobs, which targets point at).
+pub(super) async fn delete_of(tx: &mut PgConnection, ids: &[Uuid]) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM distribution_targets WHERE distribution_id = ANY($1)")
+        .bind(ids)
+        .execute(tx)
+        .await?;
+    Ok(())
+}

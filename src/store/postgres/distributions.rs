@@ -356,3 +356,37 @@ impl FromRow<'_, PgRow> for DistributionRow {
         })))
     }
 }
+
+/// Locks up to `limit` finished distributions that last changed before `before`, oldest first:
+/// those with nothing left for the engine to do and no job still running. Rows another
+/// transaction holds (a retry, a rollback asked for now) are skipped. The states are written out
+/// as in the partial index `distributions_finished_updated`, so the planner can use it.
+pub(super) async fn lock_finished(
+    tx: &mut PgConnection,
+    before: DateTime<Utc>,
+    limit: u32,
+) -> Result<Vec<Uuid>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT id FROM distributions d
+         WHERE state IN ('succeeded', 'partially_succeeded', 'failed', 'cancelled', 'rolled_back')
+           AND updated_at < $1 AND next_action_at IS NULL
+           AND NOT EXISTS (SELECT 1 FROM jobs WHERE jobs.distribution_id = d.id
+                             AND jobs.state NOT IN ('available', 'failed', 'cancelled'))
+         ORDER BY updated_at
+         LIMIT $2
+         FOR UPDATE SKIP LOCKED",
+    )
+    .bind(micros(before))
+    .bind(i64::from(limit))
+    .fetch_all(tx)
+    .await
+}
+
+/// Deletes the distributions `ids` (after their events, targets and jobs).
+pub(super) async fn delete(tx: &mut PgConnection, ids: &[Uuid]) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM distributions WHERE id = ANY($1)")
+        .bind(ids)
+        .execute(tx)
+        .await?;
+    Ok(())
+}

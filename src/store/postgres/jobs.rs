@@ -224,6 +224,36 @@ pub(super) async fn defer(
     Ok(done.rows_affected())
 }
 
+/// Deletes up to `limit` finished jobs of no distribution that last changed before `before`,
+/// oldest first (their events go with them: `ON DELETE CASCADE`). Rows another transaction
+/// holds are skipped, so a replica running the same purge never waits on this one. The states
+/// are written out as in the partial index `jobs_finished_updated`, so the planner can use it.
+pub(super) async fn delete_finished(pool: &PgPool, before: DateTime<Utc>, limit: u32) -> Result<u64, sqlx::Error> {
+    let done = sqlx::query(
+        "DELETE FROM jobs WHERE id IN (
+             SELECT id FROM jobs
+             WHERE distribution_id IS NULL AND state IN ('available', 'failed', 'cancelled') AND updated_at < $1
+             ORDER BY updated_at
+             LIMIT $2
+             FOR UPDATE SKIP LOCKED)",
+    )
+    .bind(micros(before))
+    .bind(i64::from(limit))
+    .execute(pool)
+    .await?;
+    Ok(done.rows_affected())
+}
+
+/// Deletes the jobs of the distributions `ids`, with their events (part of deleting the
+/// distributions: see `distributions::delete_finished`).
+pub(super) async fn delete_of_distributions(tx: &mut PgConnection, ids: &[Uuid]) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM jobs WHERE distribution_id = ANY($1)")
+        .bind(ids)
+        .execute(tx)
+        .await?;
+    Ok(())
+}
+
 /// Jobs into `destination_region` of `account` (`None`: the service's own) in one of `states`.
 pub(super) async fn count(
     pool: &PgPool,

@@ -216,6 +216,15 @@ impl JobStore for PgStore {
         jobs::count_by_state(&self.pool).await.map_err(StoreError::from_sqlx)
     }
 
+    async fn delete_finished_jobs(&self, before: DateTime<Utc>, limit: u32) -> Result<u64, StoreError> {
+        if limit == 0 {
+            return Ok(0);
+        }
+        jobs::delete_finished(&self.pool, before, limit)
+            .await
+            .map_err(StoreError::from_sqlx)
+    }
+
     async fn ping(&self) -> Result<(), StoreError> {
         sqlx::query("SELECT 1")
             .execute(&self.pool)
@@ -466,5 +475,31 @@ impl DistributionStore for PgStore {
         distributions::defer(&self.pool, id, owner, until)
             .await
             .map_err(StoreError::from_sqlx)
+    }
+    async fn delete_finished_distributions(&self, before: DateTime<Utc>, limit: u32) -> Result<u64, StoreError> {
+        if limit == 0 {
+            return Ok(0);
+        }
+        let mut tx = self.pool.begin().await.map_err(StoreError::from_sqlx)?;
+        let ids = distributions::lock_finished(&mut tx, before, limit)
+            .await
+            .map_err(StoreError::from_sqlx)?;
+        if ids.is_empty() {
+            return Ok(0);
+        }
+        distribution_events::delete_of(&mut tx, &ids)
+            .await
+            .map_err(StoreError::from_sqlx)?;
+        distribution_targets::delete_of(&mut tx, &ids)
+            .await
+            .map_err(StoreError::from_sqlx)?;
+        jobs::delete_of_distributions(&mut tx, &ids)
+            .await
+            .map_err(StoreError::from_sqlx)?;
+        distributions::delete(&mut tx, &ids)
+            .await
+            .map_err(StoreError::from_sqlx)?;
+        tx.commit().await.map_err(StoreError::from_sqlx)?;
+        Ok(u64::try_from(ids.len()).unwrap_or(u64::MAX))
     }
 }

@@ -136,3 +136,13 @@ impl FromRow<'_, SqliteRow> for DistributionEventRow {
         }))
     }
 }
+
+/// Deletes the events of the distributions `ids` (a JSON array; before their jobs' events,
+/// which target events point at).
+pub(super) async fn delete_of(tx: &mut SqliteConnection, ids: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM distribution_events WHERE distribution_id IN (SELECT value FROM json_each($1))")
+        .bind(ids)
+        .execute(tx)
+        .await?;
+    Ok(())
+}

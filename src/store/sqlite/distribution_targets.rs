@@ -87,3 +87,13 @@ impl FromRow<'_, SqliteRow> for TargetJobRow {
         Ok(Self(TargetJob { target, job }))
     }
 }
+
+/// Deletes the targets of the distributions `ids` (a JSON array; before their jobs, which
+/// targets point at).
+pub(super) async fn delete_of(tx: &mut SqliteConnection, ids: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM distribution_targets WHERE distribution_id IN (SELECT value FROM json_each($1))")
+        .bind(ids)
+        .execute(tx)
+        .await?;
+    Ok(())
+}

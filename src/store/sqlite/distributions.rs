@@ -352,3 +352,37 @@ impl FromRow<'_, SqliteRow> for DistributionRow {
         })))
     }
 }
+
+/// Up to `limit` finished distributions that last changed before `before`, oldest first, as a
+/// JSON array of ids: those with nothing left for the engine to do and no job still running.
+/// The states are written out as in the partial index `distributions_finished_updated`.
+pub(super) async fn finished(
+    tx: &mut SqliteConnection,
+    before: DateTime<Utc>,
+    limit: u32,
+) -> Result<String, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT json_group_array(id) FROM (
+             SELECT id FROM distributions d
+             WHERE state IN ('succeeded', 'partially_succeeded', 'failed', 'cancelled', 'rolled_back')
+               AND updated_at < $1 AND next_action_at IS NULL
+               AND NOT EXISTS (SELECT 1 FROM jobs WHERE jobs.distribution_id = d.id
+                                 AND jobs.state NOT IN ('available', 'failed', 'cancelled'))
+             ORDER BY updated_at
+             LIMIT $2)",
+    )
+    .bind(micros(before))
+    .bind(i64::from(limit))
+    .fetch_one(tx)
+    .await
+}
+
+/// Deletes the distributions `ids` (a JSON array; after their events, targets and jobs);
+/// returns how many.
+pub(super) async fn delete(tx: &mut SqliteConnection, ids: &str) -> Result<u64, sqlx::Error> {
+    let done = sqlx::query("DELETE FROM distributions WHERE id IN (SELECT value FROM json_each($1))")
+        .bind(ids)
+        .execute(tx)
+        .await?;
+    Ok(done.rows_affected())
+}

@@ -215,6 +215,15 @@ impl JobStore for SqliteStore {
         jobs::count_by_state(&self.pool).await.map_err(StoreError::from_sqlx)
     }
 
+    async fn delete_finished_jobs(&self, before: DateTime<Utc>, limit: u32) -> Result<u64, StoreError> {
+        if limit == 0 {
+            return Ok(0);
+        }
+        jobs::delete_finished(&self.pool, before, limit)
+            .await
+            .map_err(StoreError::from_sqlx)
+    }
+
     async fn ping(&self) -> Result<(), StoreError> {
         sqlx::query("SELECT 1")
             .execute(&self.pool)
@@ -442,5 +451,29 @@ impl DistributionStore for SqliteStore {
         distributions::defer(&self.pool, id, owner, until)
             .await
             .map_err(StoreError::from_sqlx)
+    }
+
+    async fn delete_finished_distributions(&self, before: DateTime<Utc>, limit: u32) -> Result<u64, StoreError> {
+        if limit == 0 {
+            return Ok(0);
+        }
+        let mut tx = self.write().await?;
+        let ids = distributions::finished(&mut tx, before, limit)
+            .await
+            .map_err(StoreError::from_sqlx)?;
+        distribution_events::delete_of(&mut tx, &ids)
+            .await
+            .map_err(StoreError::from_sqlx)?;
+        distribution_targets::delete_of(&mut tx, &ids)
+            .await
+            .map_err(StoreError::from_sqlx)?;
+        jobs::delete_of_distributions(&mut tx, &ids)
+            .await
+            .map_err(StoreError::from_sqlx)?;
+        let deleted = distributions::delete(&mut tx, &ids)
+            .await
+            .map_err(StoreError::from_sqlx)?;
+        tx.commit().await.map_err(StoreError::from_sqlx)?;
+        Ok(deleted)
     }
 }

@@ -176,6 +176,7 @@ async fn help_documents_every_flag_with_its_default() {
         "--request-timeout-seconds",
         "--max-message-bytes",
         "--http2-keepalive-seconds",
+        "--job-retention-days",
     ] {
         assert!(help.contains(flag), "{flag} missing from --help");
     }
@@ -193,6 +194,7 @@ async fn an_invalid_setting_stops_start_up_with_one_line_naming_the_flag() {
         (vec!["--tick-seconds", "-1"], None),
         (vec!["--watch-poll-seconds", "abc"], None),
         (vec!["--lease-seconds", "0"], None),
+        (vec!["--job-retention-days", "0"], None),
         (vec!["--ec2-endpoint-url", "localhost:5000"], None),
         (vec![], Some(("AMICOPY_TICK_SECONDS", "-1"))),
     ] {

@@ -4,3 +4,4 @@
 mod binary;
 mod limits;
 mod metrics;
+mod retention;

@@ -52,17 +52,17 @@ fn target(account_id: &str, regions: &[&str]) -> TargetInput {
 }
 
 /// 2 accounts × 3 Regions.
-fn six(name: &str) -> DistributionInput {
+pub(super) fn six(name: &str) -> DistributionInput {
     let regions = ["us-west-2", "eu-west-1", "eu-central-1"];
     input(name, vec![target("", &regions), target(TEAM, &regions)])
 }
 
-fn accept(tenant: &str, input: DistributionInput, at: DateTime<Utc>) -> Accepted {
+pub(super) fn accept(tenant: &str, input: DistributionInput, at: DateTime<Utc>) -> Accepted {
     let (request, planned) = DistributionRequest::parse_at(input, None, at).expect("a valid distribution");
     Distribution::accept(DistributionId::new(), tenant, request, planned, at)
 }
 
-async fn create(store: &dyn JobStore, accepted: &Accepted) -> Distribution {
+pub(super) async fn create(store: &dyn JobStore, accepted: &Accepted) -> Distribution {
     match store.create_distribution(accepted).await.expect("recorded") {
         CreatedDistribution::New(distribution) => distribution,
         CreatedDistribution::Existing(d) => panic!("expected a new distribution, got {}", d.id()),
@@ -70,7 +70,7 @@ async fn create(store: &dyn JobStore, accepted: &Accepted) -> Distribution {
 }
 
 /// Moves a target's job to `state` (with an event), as the engine would record it.
-async fn move_job(store: &dyn JobStore, job: &Job, state: JobState) -> Job {
+pub(super) async fn move_job(store: &dyn JobStore, job: &Job, state: JobState) -> Job {
     let moved = edited(job, |j| {
         j.state = state;
         if state != JobState::Queued && state != JobState::Cancelled {
@@ -83,7 +83,7 @@ async fn move_job(store: &dyn JobStore, job: &Job, state: JobState) -> Job {
         .expect("job moved")
 }
 
-async fn jobs_of(store: &dyn JobStore, id: DistributionId) -> Vec<Job> {
+pub(super) async fn jobs_of(store: &dyn JobStore, id: DistributionId) -> Vec<Job> {
     store
         .distribution_targets(id)
         .await

@@ -11,5 +11,6 @@ mod distributions;
 mod durability;
 mod idempotency;
 mod jobs;
+mod retention;
 mod updates;
 mod upgrade;
