@@ -21,8 +21,8 @@ const COLS: u16 = 140;
 /// A simulated copy of about four seconds: enough for several redraws.
 pub const STEADY: &[&str] = &["--sim-time-factor", "10", "--sim-copy-seconds", "40"];
 
-/// What a run in the pseudo-terminal left: every byte written, the screens seen while it ran,
-/// and its exit code.
+/// What a run in the pseudo-terminal left: every byte written, the screens seen while it ran (the
+/// last one the screen it left at its exit), and its exit code.
 pub struct TerminalRun {
     /// Every byte the CLI wrote.
     pub bytes: Vec<u8>,
@@ -70,15 +70,7 @@ pub fn run_in_terminal(args: Vec<String>) -> TerminalRun {
     let deadline = Instant::now() + RUN_DEADLINE;
     let mut screens = Vec::new();
     let code = loop {
-        let mut parser = vt100::Parser::new(ROWS, COLS, 0);
-        parser.process(&onlcr(&bytes.lock().unwrap()));
-        // Row by row: contents() would join a full-width row with the next one.
-        let rows: Vec<String> = parser
-            .screen()
-            .rows(0, COLS)
-            .map(|row| row.trim_end().to_owned())
-            .collect();
-        screens.push(rows.join("\n").trim_end().to_owned());
+        screens.push(screen(&bytes.lock().unwrap()));
         if let Some(status) = child.try_wait().expect("child status") {
             break status.exit_code();
         }
@@ -92,7 +84,22 @@ pub fn run_in_terminal(args: Vec<String>) -> TerminalRun {
     drop(pty.master);
     reading.join().expect("the reader ends");
     let bytes = bytes.lock().unwrap().clone();
+    // What it drew between the last look and its exit: the last screen is the one it left.
+    screens.push(screen(&bytes));
     TerminalRun { bytes, screens, code }
+}
+
+/// The screen `bytes` leave on a terminal of [`ROWS`] × [`COLS`], row by row (contents() would
+/// join a full-width row with the next one), blanks trimmed.
+fn screen(bytes: &[u8]) -> String {
+    let mut parser = vt100::Parser::new(ROWS, COLS, 0);
+    parser.process(&onlcr(bytes));
+    let rows: Vec<String> = parser
+        .screen()
+        .rows(0, COLS)
+        .map(|row| row.trim_end().to_owned())
+        .collect();
+    rows.join("\n").trim_end().to_owned()
 }
 
 /// What a terminal's line discipline does with ONLCR (on in every interactive terminal, off in
