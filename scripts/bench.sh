@@ -102,7 +102,8 @@ bench --scenario get-job --duration-seconds "$duration" --output "$results/get-j
 log "list-jobs"
 bench --scenario list-jobs --duration-seconds "$duration" --output "$results/list-jobs.json"
 log "distribute (600 targets each, one at a time)"
-bench --scenario distribute --concurrency 1 --max-calls 100 --duration-seconds "$duration" --output "$results/distribute.json"
+"$bin/amicopy-bench" --addr "$addr" --scenario distribute --concurrency 1 --max-calls 100 --duration-seconds "$duration" \
+  --output "$results/distribute.json"
 stop_server
 
 # pgbench_run NAME SCRIPT: the SQL of one accepted copy at the same concurrency, saved as a summary.

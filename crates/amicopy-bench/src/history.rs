@@ -28,8 +28,8 @@ use amicopy::{
 
 /// Finished jobs seeded per statement.
 const SEED_CHUNK: u64 = 100_000;
-/// Ticks timed per phase.
-const TICKS: usize = 30;
+/// How often each running copy is due for a look.
+const LOOK_EVERY: Duration = Duration::from_secs(1);
 /// Reads of each kind timed per phase.
 const READS: usize = 500;
 /// Jobs per retention batch (the service's own batch).
@@ -60,12 +60,13 @@ pub async fn run(args: &Args) -> anyhow::Result<Vec<Summary>> {
     sim.sim_describe_images_refill = 1_000_000.0;
     sim.sim_describe_snapshots_burst = 1_000_000;
     sim.sim_describe_snapshots_refill = 1_000_000.0;
-    // Ticks only when called; every running copy due again a millisecond after each look.
+    // Ticks only when called; every running copy due once per LOOK_EVERY, longer than a tick
+    // takes, so a tick looks at each copy once.
     settings.tick = Duration::from_secs(3600);
     settings.copy_burst = active32;
     settings.max_concurrent_copies = active32;
-    settings.track_min_interval = Duration::from_millis(1);
-    settings.track_max_interval = Duration::from_millis(1);
+    settings.track_min_interval = LOOK_EVERY;
+    settings.track_max_interval = LOOK_EVERY;
     let store = store::connect(Some(url), std::path::Path::new("."), Duration::from_secs(10)).await?;
     let pool = PgPoolOptions::new().max_connections(2).connect(url).await?;
     let existing: i64 = sqlx::query_scalar("SELECT count(*) FROM jobs").fetch_one(&pool).await?;
@@ -79,11 +80,11 @@ pub async fn run(args: &Args) -> anyhow::Result<Vec<Summary>> {
     submit_all(&engine, "active", active).await?;
     engine.tick().await?;
 
-    let empty = measure(&engine, &*store).await?;
+    let empty = measure(&engine, &*store, active, args.history_ticks).await?;
     let started = Instant::now();
     seed(&pool, args.history_jobs).await?;
     let seeding = started.elapsed();
-    let full = measure(&engine, &*store).await?;
+    let full = measure(&engine, &*store, active, args.history_ticks).await?;
     let (purge, purged, purging) = purge(&*store).await?;
 
     let history = args.history_jobs as f64;
@@ -133,19 +134,29 @@ pub async fn run(args: &Args) -> anyhow::Result<Vec<Summary>> {
     Ok(summaries)
 }
 
-/// Times [`TICKS`] ticks and [`READS`] reads of each kind.
-async fn measure(engine: &Arc<Engine>, store: &dyn JobStore) -> anyhow::Result<Phase> {
+/// Times `ticks` ticks, a look at each of the `engine_active` copies each, and [`READS`] reads
+/// of each kind.
+async fn measure(
+    engine: &Arc<Engine>,
+    store: &dyn JobStore,
+    engine_active: usize,
+    ticks: usize,
+) -> anyhow::Result<Phase> {
     let mut phase = Phase {
         tick: Latencies::new(),
         get: Latencies::new(),
         list: Latencies::new(),
     };
-    for _ in 0..TICKS {
-        tokio::time::sleep(Duration::from_millis(5)).await;
+    for _ in 0..ticks {
+        tokio::time::sleep(LOOK_EVERY + Duration::from_millis(50)).await;
         let started = Instant::now();
         let report = engine.tick().await?;
         phase.tick.record(started.elapsed());
-        anyhow::ensure!(report.tracked > 0, "a tick tracked no copy: the copies are not running");
+        anyhow::ensure!(
+            report.tracked == engine_active,
+            "a tick looked at {} copies, not each of the {engine_active} running once",
+            report.tracked
+        );
     }
     let page = store
         .list_jobs(&list_query())
@@ -182,42 +193,83 @@ async fn seed(pool: &PgPool, jobs: u64) -> anyhow::Result<()> {
         .fetch_one(pool)
         .await
         .context("no running job to copy the history from")?;
+    let copy_jobs = copy_statement(
+        pool,
+        "jobs",
+        &[
+            ("id", "gen_random_uuid()"),
+            ("name", "'history-' || ($2::bigint + i)"),
+            ("client_token", "NULL"),
+            ("state", "'available'"),
+            ("image_id", "'ami-0123456789abcdef0'"),
+            ("progress_percent", "100"),
+            ("lease_owner", "NULL"),
+            ("lease_expires_at", "NULL"),
+            (
+                "created_at",
+                "now() - interval '400 days' - make_interval(secs => $2::bigint + i)",
+            ),
+            (
+                "updated_at",
+                "now() - interval '400 days' - make_interval(secs => $2::bigint + i - 1)",
+            ),
+        ],
+    )
+    .await?;
+    let copy_events = copy_statement(
+        pool,
+        "job_events",
+        &[("job_id", "seeded.id"), ("created_at", "seeded.created_at")],
+    )
+    .await?;
+    let statement = format!(
+        "WITH seeded AS (
+             INSERT INTO jobs {copy_jobs}
+             FROM jobs AS template, generate_series(1::bigint, $3::bigint) AS i
+             WHERE template.id = $1
+             RETURNING id, created_at)
+         INSERT INTO job_events {copy_events}
+         FROM seeded CROSS JOIN job_events AS template WHERE template.job_id = $1"
+    );
     let mut done = 0;
     while done < jobs {
         let chunk = SEED_CHUNK.min(jobs - done);
-        sqlx::query(
-            "WITH template AS (SELECT to_jsonb(jobs) AS job FROM jobs WHERE id = $1),
-             seeded AS (
-                 INSERT INTO jobs
-                 SELECT (jsonb_populate_record(NULL::jobs, template.job || jsonb_build_object(
-                     'id', gen_random_uuid(),
-                     'name', 'history-' || ($2::bigint + i),
-                     'client_token', NULL,
-                     'state', 'available',
-                     'image_id', 'ami-0123456789abcdef0',
-                     'progress_percent', 100,
-                     'lease_owner', NULL,
-                     'lease_expires_at', NULL,
-                     'created_at', now() - interval '400 days' - make_interval(secs => $2::bigint + i),
-                     'updated_at', now() - interval '400 days' - make_interval(secs => $2::bigint + i - 1)))).*
-                 FROM template, generate_series(1::bigint, $3::bigint) AS i
-                 RETURNING id, created_at)
-             INSERT INTO job_events
-             SELECT (jsonb_populate_record(NULL::job_events, to_jsonb(job_events) || jsonb_build_object(
-                 'job_id', seeded.id, 'created_at', seeded.created_at))).*
-             FROM seeded CROSS JOIN job_events WHERE job_events.job_id = $1",
-        )
-        .bind(template)
-        .bind(i64::try_from(done)?)
-        .bind(i64::try_from(chunk)?)
-        .execute(pool)
-        .await
-        .context("seeding the history")?;
+        sqlx::query(&statement)
+            .bind(template)
+            .bind(i64::try_from(done)?)
+            .bind(i64::try_from(chunk)?)
+            .execute(pool)
+            .await
+            .context("seeding the history")?;
         done += chunk;
     }
     sqlx::query("ANALYZE jobs").execute(pool).await?;
     sqlx::query("ANALYZE job_events").execute(pool).await?;
     Ok(())
+}
+
+/// `(columns) SELECT values` copying a row of `table` aliased `template`, with the `overrides`
+/// (column, SQL expression) in place of the template's values: every column the migrations made,
+/// read from the catalogue, so the seeding follows the schema.
+async fn copy_statement(pool: &PgPool, table: &str, overrides: &[(&str, &str)]) -> anyhow::Result<String> {
+    let columns: Vec<String> = sqlx::query_scalar(
+        "SELECT column_name::text FROM information_schema.columns
+         WHERE table_schema = current_schema() AND table_name = $1 ORDER BY ordinal_position",
+    )
+    .bind(table)
+    .fetch_all(pool)
+    .await?;
+    anyhow::ensure!(!columns.is_empty(), "no table {table}");
+    let values: Vec<String> = columns
+        .iter()
+        .map(|column| {
+            overrides
+                .iter()
+                .find(|(name, _)| name == column)
+                .map_or_else(|| format!("template.{column}"), |(_, value)| (*value).to_owned())
+        })
+        .collect();
+    Ok(format!("({}) SELECT {}", columns.join(", "), values.join(", ")))
 }
 
 /// Deletes every finished job as retention does, timing each batch.
@@ -260,6 +312,8 @@ mod tests {
             "2500",
             "--history-active",
             "10",
+            "--history-ticks",
+            "3",
         ])
         .unwrap();
         let summaries = run(&args).await.expect("the scenario runs");

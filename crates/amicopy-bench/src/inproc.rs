@@ -35,6 +35,9 @@ use amicopy::{
 /// Jobs submitted at once while filling the engine.
 const SUBMITTING_AT_ONCE: usize = 32;
 
+/// How often the tracking scenario's copies are due.
+const LOOK_EVERY: Duration = Duration::from_secs(5);
+
 /// Simulated seconds per real second in the burst: EC2's quotas, sixty times as fast.
 const BURST_TIME_FACTOR: f64 = 60.0;
 
@@ -100,6 +103,10 @@ pub async fn tracking(args: &Args) -> anyhow::Result<Vec<Summary>> {
         sim.sim_max_concurrent_copies = n32;
         sim.sim_copy_image_burst = n32;
         settings.tick = std::time::Duration::from_secs(3600);
+        // Every running copy due once at the measured tick: looked at every LOOK_EVERY, which is
+        // longer than the tick takes, so a copy looked at is not due again within it.
+        settings.track_min_interval = LOOK_EVERY;
+        settings.track_max_interval = LOOK_EVERY;
         settings.track_page_size = args.page_size;
         settings.copy_burst = n32;
         settings.max_concurrent_copies = n32;
@@ -110,6 +117,7 @@ pub async fn tracking(args: &Args) -> anyhow::Result<Vec<Summary>> {
         let engine = engine(dir.path(), metered, settings).await?;
         submit_all(&engine, "tracked", n).await?;
 
+        tokio::time::sleep(LOOK_EVERY + Duration::from_millis(100)).await;
         let images_before = simulator.calls("DescribeImages");
         let snapshots_before = simulator.calls("DescribeSnapshots");
         let started = Instant::now();

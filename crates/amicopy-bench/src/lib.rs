@@ -111,6 +111,10 @@ pub struct Args {
     #[arg(long, default_value_t = 100)]
     pub history_active: usize,
 
+    /// Ticks timed with each history, a second apart (history).
+    #[arg(long, default_value_t = 30)]
+    pub history_ticks: usize,
+
     /// Name the summary is saved under (default: the scenario's name).
     #[arg(long)]
     pub label: Option<String>,
@@ -246,6 +250,9 @@ impl Args {
         }
         if !(1..=1000).contains(&self.history_active) {
             return Err(invalid("--history-active", "must be 1 to 1000"));
+        }
+        if !(1..=1000).contains(&self.history_ticks) {
+            return Err(invalid("--history-ticks", "must be 1 to 1000"));
         }
         if self.scenario == Scenario::History && self.database_url.is_none() {
             return Err(invalid(
