@@ -123,11 +123,12 @@ async function main() {
   writeFileSync(join(work, 'tokens.json'), JSON.stringify({
     tokens: [{ tenant: 'a', sha256: sha256(TOKEN_A) }, { tenant: 'b', sha256: sha256(TOKEN_B) }],
   }));
-  // A copy takes 6 s: long enough to see every state, short enough for CI.
+  // A copy takes 20 s: long enough to see every state and to cancel one through its page on a
+  // busy machine (6 s was not, once), short enough for CI.
   server = spawn(join(binDir, 'amicopyd'), [
     '--listen', grpc, '--ui-listen', `127.0.0.1:${uiPort}`, '--data-dir', join(work, 'data'),
     '--accounts-file', join(work, 'accounts.json'), '--auth', 'token', '--auth-tokens-file', join(work, 'tokens.json'),
-    '--sim-copy-seconds', '60', '--sim-time-factor', '10', '--tick-seconds', '0.2',
+    '--sim-copy-seconds', '200', '--sim-time-factor', '10', '--tick-seconds', '0.2',
     '--track-min-interval-seconds', '0.2', '--track-max-interval-seconds', '1', '--watch-poll-seconds', '1',
   ], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, RUST_LOG: 'info,amicopy=debug' } });
   const serverLog = [];
@@ -211,7 +212,14 @@ async function main() {
   const dialog = page.getByRole('dialog');
   await dialog.waitFor();
   if (!(await dialog.textContent()).includes(`Cancel job ${job}?`)) throw new Error('the dialog does not ask about the job');
+  // The cancel is a POST that answers with the job's page again: wait for that answer, not for
+  // a URL the page already has.
+  const cancelled = page.waitForResponse(
+    (response) => response.request().method() === 'POST' && response.url().endsWith(`/jobs/${job}/cancel`),
+  );
   await dialog.getByRole('button', { name: 'Yes: Cancel job' }).click();
+  const answer = await cancelled;
+  if (answer.status() >= 400) throw new Error(`the cancel answered ${answer.status()}`);
   await page.waitForURL(`${base}/jobs/${job}`);
   await until('the job CANCELLED', async () => (await page.textContent('#job-summary')).includes('CANCELLED'));
   if (await page.getByRole('button', { name: 'Cancel job' }).count()) throw new Error('a cancelled job can still be cancelled');
