@@ -217,6 +217,12 @@ async function main() {
   const cancelled = page.waitForResponse(
     (response) => response.request().method() === 'POST' && response.url().endsWith(`/jobs/${job}/cancel`),
   );
+  // A live update replaces the job's actions, the cancel form among them, whenever an event
+  // arrives; one that lands while the dialog is open must not swallow the confirmation.
+  await page.evaluate(() => {
+    const actions = document.getElementById('job-actions');
+    actions.outerHTML = actions.outerHTML;
+  });
   await dialog.getByRole('button', { name: 'Yes: Cancel job' }).click();
   const answer = await cancelled;
   if (answer.status() >= 400) throw new Error(`the cancel answered ${answer.status()}`);

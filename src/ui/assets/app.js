@@ -85,6 +85,12 @@
       confirmed.name = 'confirm';
       confirmed.value = 'yes';
       form.appendChild(confirmed);
+      // A live update may have replaced the form while the dialog was open; a form no longer
+      // in the page cannot submit, so the one confirmed is put back (hidden) and sent.
+      if (!form.isConnected) {
+        form.hidden = true;
+        document.body.appendChild(form);
+      }
       form.submit();
     };
     var dialog = document.getElementById('confirm-dialog');
