@@ -29,6 +29,7 @@ impl SimState {
         let image = self.owned_image(fixed, caller, region, image_id, now, "deregister")?;
         image.deregistered_at = Some(now.sim);
         let snapshot_ids = image.snapshot_ids();
+        self.region(fixed, region).deregistered(image_id);
         tracing::debug!(image_id, %region, delete_snapshots, "simulated image deregistered");
         let mut deletions = Vec::new();
         if delete_snapshots {

@@ -186,21 +186,13 @@ impl SimState {
             ));
         }
         let region = self.region(fixed, destination);
-        if let Some(taken) = region
-            .images
-            .values()
-            .find(|image| image.is_live() && image.owner_id == caller.account && image.name == request.name.as_str())
-        {
+        if let Some(taken) = region.live_named(&caller.account, request.name.as_str()) {
             return Err(BackendError::from_code(
                 codes::INVALID_AMI_NAME_DUPLICATE,
                 format!("AMI name {} is already in use by AMI {}", request.name, taken.id),
             ));
         }
-        let copying = region
-            .images
-            .values()
-            .filter(|image| image.owner_id == caller.account && image.is_copying(now.sim))
-            .count();
+        let copying = region.copies_in_progress(&caller.account, now.sim);
         if copying >= usize::try_from(fixed.max_concurrent_copies).unwrap_or(usize::MAX) {
             return Err(BackendError::from_code(
                 codes::RESOURCE_LIMIT_EXCEEDED,

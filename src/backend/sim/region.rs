@@ -129,6 +129,12 @@ pub(super) struct RegionState {
     pub(super) snapshots: HashMap<String, SnapshotRecord>,
     quotas: HashMap<String, Quota>,
     limits: RateLimits,
+    /// Live images by owner and name (names are unique per account and Region), so CopyImage's
+    /// duplicate-name check does not read every image ever made.
+    names: HashMap<(String, String), String>,
+    /// Per owner, the images whose copy may still be running (dropped as they are found
+    /// ended), so the concurrency limit is counted over active copies only.
+    copies: HashMap<String, Vec<String>>,
 }
 
 impl RegionState {
@@ -139,6 +145,8 @@ impl RegionState {
             snapshots: HashMap::new(),
             quotas: HashMap::new(),
             limits: *limits,
+            names: HashMap::new(),
+            copies: HashMap::new(),
         }
     }
 
@@ -156,7 +164,45 @@ impl RegionState {
                     deleted: false,
                 });
         }
+        if image.is_live() {
+            self.names
+                .insert((image.owner_id.clone(), image.name.clone()), image.id.clone());
+        }
+        if image.copy.is_some() {
+            self.copies
+                .entry(image.owner_id.clone())
+                .or_default()
+                .push(image.id.clone());
+        }
         self.images.insert(image.id.clone(), image);
+    }
+
+    /// The live image `owner` has named `name` here, if any.
+    pub(super) fn live_named(&self, owner: &str, name: &str) -> Option<&Image> {
+        self.names
+            .get(&(owner.to_owned(), name.to_owned()))
+            .and_then(|id| self.images.get(id))
+            .filter(|image| image.is_live())
+    }
+
+    /// Forgets the name of an image that was just deregistered, freeing it for a new image.
+    pub(super) fn deregistered(&mut self, image_id: &str) {
+        if let Some(image) = self.images.get(image_id) {
+            let key = (image.owner_id.clone(), image.name.clone());
+            if self.names.get(&key).is_some_and(|id| id == image_id) {
+                self.names.remove(&key);
+            }
+        }
+    }
+
+    /// How many of `owner`'s copies are running here at simulated second `now`.
+    pub(super) fn copies_in_progress(&mut self, owner: &str, now: f64) -> usize {
+        let Some(ids) = self.copies.get_mut(owner) else {
+            return 0;
+        };
+        let images = &self.images;
+        ids.retain(|id| images.get(id).is_some_and(|image| image.is_copying(now)));
+        ids.len()
     }
 
     /// The image a snapshot that still exists was made for, and the snapshot's place in it.
