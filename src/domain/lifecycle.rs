@@ -323,6 +323,41 @@ impl Job {
         Change::new(job, ACCEPTED)
     }
 
+    /// A new job whose Region admitted its copy at once: QUEUED, its first attempt recorded
+    /// and leased to `lease` (the replica's inline owner), all in the one commit that creates
+    /// it, so the copy can be started as soon as that commit is done. After a crash before
+    /// EC2's answer is recorded, the job is known to have a copy whose outcome is unknown.
+    pub fn accept_starting(
+        id: JobId,
+        tenant: impl Into<String>,
+        request: CopyRequest,
+        now: DateTime<Utc>,
+        lease: (String, DateTime<Utc>),
+    ) -> Change {
+        let mut change = Self::accept(id, tenant, request, now, Some(lease));
+        change.job.attempts = 1;
+        change.event = Some(format!("{ACCEPTED}; starting copy (attempt 1)"));
+        change
+    }
+
+    /// A new job whose Region is at its copy limits: QUEUED without a lease, due at `until`,
+    /// for whichever replica's tick comes first.
+    pub fn accept_waiting(
+        id: JobId,
+        tenant: impl Into<String>,
+        request: CopyRequest,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Change {
+        let mut change = Self::accept(id, tenant, request, now, None);
+        change.job.next_attempt_at = until;
+        change.event = Some(format!(
+            "{ACCEPTED}; waiting: {} is at its copy limits",
+            change.job.request.destination_region
+        ));
+        change
+    }
+
     /// A new job for one target of `distribution`: QUEUED, due at once and without a lease, so
     /// the engine's next tick starts it (a distribution never starts its copies inside the
     /// call). It carries no client token of its own: the distribution's makes retries safe.

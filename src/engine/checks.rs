@@ -150,7 +150,9 @@ impl Engine {
 
 /// Whether a request needs checks that ask EC2: it copies into another account, or names a KMS
 /// key.
-fn needs_checks(request: &CopyRequest) -> bool {
+/// Whether a copy needs checks against EC2 before its first attempt (another account, or a
+/// KMS key to check).
+pub(super) fn needs_checks(request: &CopyRequest) -> bool {
     request.destination_account.is_some() || (request.encrypted == Some(true) && request.kms_key_id.is_some())
 }
 

@@ -2,15 +2,21 @@
 //! the job's deterministic ClientToken, adoption of a copy whose outcome was never learned, and
 //! the retry-or-fail decision.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use futures::{StreamExt, stream};
 use tracing::{info, warn};
 
-use super::{Engine, EngineError, TickReport, after, backoff::retry_delay, checks::Checked, limits::Place, now};
+use super::{
+    Engine, EngineError, TickReport, after,
+    backoff::retry_delay,
+    checks::Checked,
+    limits::{Admission, Place},
+    now,
+};
 use crate::{
     backend::{BackendError, Ec2Backend, ImageState, StartCopy},
-    domain::{AttemptFailure, Change, Job, JobId, JobState, Refused, RetryPlan, codes},
+    domain::{AttemptFailure, Change, Job, JobId, JobState, Refused, Region, RetryPlan, codes},
     store::{Claim, StoreError},
 };
 
@@ -32,22 +38,90 @@ enum Started {
 }
 
 impl Engine {
-    /// The copy started inside a CopyImage call: the job was just created holding the inline
-    /// lease. Starts it if the Region's limits allow, else leaves it queued for the engine.
+    /// The copy of a job created with its first attempt recorded ([`Job::accept_starting`]),
+    /// inside the CopyImage call that created it: one CopyImage call to EC2 and one commit for
+    /// its answer. `admission` is the place the Region's limits gave it.
+    pub(super) async fn copy_admitted(&self, job: Job, admission: Admission) -> Result<Job, EngineError> {
+        let outcome = match self.backend_for(job.request().destination_account.as_ref()) {
+            Ok(backend) => self.call_copy_image(job, &*backend).await,
+            Err(error) => {
+                let change = refused_as_conflict(job.check_failed(error.to_failure()));
+                match change {
+                    Ok(change) => self.record(change).await.map(|job| (job, Started::Ended)),
+                    Err(conflict) => Err(conflict),
+                }
+            }
+        };
+        drop(admission);
+        self.answer_inline(outcome).await
+    }
+
+    /// The copy started inside a CopyImage call for a job that needs checks first: the job
+    /// was just created holding the inline lease. Starts it if the Region's limits allow,
+    /// else leaves it queued for the engine.
     pub(super) async fn dispatch_inline(&self, job: Job) -> Result<Job, EngineError> {
         let place = Place::of(&job);
-        let in_progress = self.copies_in_progress(&place).await?;
-        match self.limits.try_admit(&place, in_progress) {
-            Ok(()) => match self.start(job).await {
-                Ok((job, _)) => Ok(job),
-                // A cancel got there first; answer with the job as it now stands.
-                Err(StoreError::Conflict(id)) => Ok(self.store.get_job_any_tenant(id).await?),
-                Err(error) => Err(error.into()),
-            },
+        self.know_in_progress(&place).await?;
+        match self.limits.try_admit(&place) {
+            Ok(admission) => {
+                let outcome = self.start(job).await;
+                drop(admission);
+                self.answer_inline(outcome).await
+            }
             Err(wait) => Ok(self
                 .record(refused_as_conflict(job.wait_for_limits(after(now(), wait)))?)
                 .await?),
         }
+    }
+
+    /// The job a CopyImage call answers with once its copy was started (or not).
+    async fn answer_inline(&self, outcome: Result<(Job, Started), StoreError>) -> Result<Job, EngineError> {
+        match outcome {
+            Ok((job, _)) => Ok(job),
+            // A cancel got there first; answer with the job as it now stands.
+            Err(StoreError::Conflict(id)) => Ok(self.store.get_job_any_tenant(id).await?),
+            Err(error) => Err(error.into()),
+        }
+    }
+
+    /// Makes sure the Region's limits know how many copies `place` has in progress, asking the
+    /// store the first time a place is seen (every tick refreshes all known places after that).
+    pub(super) async fn know_in_progress(&self, place: &Place) -> Result<(), StoreError> {
+        if !self.limits.knows(place) {
+            let states = [JobState::Copying, JobState::Cancelling];
+            let count = self
+                .store
+                .count_jobs(place.account.as_ref(), place.region.as_str(), &states)
+                .await?;
+            self.limits.seed(place, count);
+        }
+        Ok(())
+    }
+
+    /// Brings every place's count of copies in progress up to date from the store: one query
+    /// per tick, whatever the number of places.
+    pub(super) async fn refresh_in_progress(&self) -> Result<(), StoreError> {
+        let mark = self.limits.mark();
+        let counts = self.store.count_in_progress().await?;
+        let mut stored = HashMap::new();
+        for count in counts {
+            match Region::parse(&count.destination_region) {
+                Ok(region) => {
+                    stored.insert(
+                        Place {
+                            account: count.account,
+                            region,
+                        },
+                        count.count,
+                    );
+                }
+                Err(error) => {
+                    warn!(region = %count.destination_region, error = %error.description, "stored job with an unknown Region")
+                }
+            }
+        }
+        self.limits.refreshed(mark, &stored);
+        Ok(())
     }
 
     /// Claims due queued jobs and starts as many as their Regions' limits allow.
@@ -71,13 +145,10 @@ impl Engine {
         let mut report = TickReport::default();
         let mut admitted = Vec::new();
         for (place, jobs) in by_place {
-            let mut in_progress = self.copies_in_progress(&place).await?;
+            self.know_in_progress(&place).await?;
             for job in jobs {
-                match self.limits.try_admit(&place, in_progress) {
-                    Ok(()) => {
-                        in_progress += 1;
-                        admitted.push(job);
-                    }
+                match self.limits.try_admit(&place) {
+                    Ok(admission) => admitted.push((job, admission)),
                     Err(wait) => {
                         self.record_quietly(job.postpone(after(now, wait))).await;
                         report.deferred += 1;
@@ -87,7 +158,11 @@ impl Engine {
         }
 
         let outcomes: Vec<Result<(Job, Started), StoreError>> = stream::iter(admitted)
-            .map(|job| self.start(job))
+            .map(|(job, admission)| async move {
+                let outcome = self.start(job).await;
+                drop(admission);
+                outcome
+            })
             .buffer_unordered(PARALLEL_STARTS)
             .collect()
             .await;
@@ -103,13 +178,6 @@ impl Engine {
             }
         }
         Ok(report)
-    }
-
-    async fn copies_in_progress(&self, place: &Place) -> Result<u64, StoreError> {
-        let states = [JobState::Copying, JobState::Cancelling];
-        self.store
-            .count_jobs(place.account.as_ref(), place.region.as_str(), &states)
-            .await
     }
 
     /// Starts (or adopts) the copy of a job this replica holds the lease on, after the checks
@@ -143,6 +211,11 @@ impl Engine {
         let attempt = self
             .record(refused_as_conflict(job.record_attempt(self.lease_until(now())))?)
             .await?;
+        self.call_copy_image(attempt, &*backend).await
+    }
+
+    /// Calls CopyImage for a job whose attempt is recorded, and records EC2's answer.
+    async fn call_copy_image(&self, attempt: Job, backend: &dyn Ec2Backend) -> Result<(Job, Started), StoreError> {
         let call = StartCopy {
             request: attempt.request().clone(),
             client_token: attempt.id().ec2_client_token(),

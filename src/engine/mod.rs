@@ -45,7 +45,7 @@ mod tracker;
 pub use settings::EngineSettings;
 
 use hub::EventHub;
-use limits::RegionLimits;
+use limits::{Place, RegionLimits};
 
 /// Why an engine operation could not be done.
 #[derive(Debug, thiserror::Error)]
@@ -165,7 +165,47 @@ impl Engine {
     /// Records `request` as a job of `tenant` and, when it is new and the destination Region's
     /// limits allow, starts the copy before answering. With a client token that was used before
     /// with the same parameters, the earlier job is returned and nothing is started.
+    ///
+    /// A copy that needs no checks costs two commits: the job with its first event and its
+    /// attempt recorded (the Region's limits are counted in memory, so admitting it costs no
+    /// query), then EC2's answer.
     pub async fn submit(self: &Arc<Self>, tenant: &str, request: CopyRequest) -> Result<Job, EngineError> {
+        if checks::needs_checks(&request) {
+            return self.submit_checked(tenant, request).await;
+        }
+        let place = Place::of_request(&request);
+        self.know_in_progress(&place).await?;
+        let now = now();
+        let (accepted, admission) = match self.limits.try_admit(&place) {
+            Ok(admission) => {
+                let lease = (self.inline_owner.clone(), self.lease_until(now));
+                (
+                    Job::accept_starting(JobId::new(), tenant, request, now, lease),
+                    Some(admission),
+                )
+            }
+            Err(wait) => (
+                Job::accept_waiting(JobId::new(), tenant, request, now, after(now, wait)),
+                None,
+            ),
+        };
+        let job = match self.store.create_job(&accepted).await? {
+            Created::Existing(job) => return Ok(job),
+            Created::New(job) => job,
+        };
+        info!(job_id = %job.id(), region = %job.request().destination_region, "job accepted");
+        let Some(admission) = admission else {
+            return Ok(job);
+        };
+        let engine = Arc::clone(self);
+        let accepted = job.clone();
+        self.answer_after_copy(job, async move { engine.copy_admitted(accepted, admission).await })
+            .await
+    }
+
+    /// [`submit`](Self::submit) for a copy that needs checks against EC2 first: the job is
+    /// recorded leased to this call, then checked and started as the engine's tick would.
+    async fn submit_checked(self: &Arc<Self>, tenant: &str, request: CopyRequest) -> Result<Job, EngineError> {
         let now = now();
         let lease = Some((self.inline_owner.clone(), self.lease_until(now)));
         let accepted = Job::accept(JobId::new(), tenant, request, now, lease);
@@ -174,12 +214,21 @@ impl Engine {
             Created::New(job) => job,
         };
         info!(job_id = %job.id(), region = %job.request().destination_region, "job accepted");
-        // The copy runs in its own task so that a caller who hangs up cannot interrupt it between
-        // EC2's answer and the store's record of it.
         let engine = Arc::clone(self);
         let accepted = job.clone();
-        let started = tokio::spawn(async move { engine.dispatch_inline(accepted).await });
-        match started.await {
+        self.answer_after_copy(job, async move { engine.dispatch_inline(accepted).await })
+            .await
+    }
+
+    /// Runs `copy` (the start of `job`'s copy) in its own task, so that a caller who hangs up
+    /// cannot interrupt it between EC2's answer and the store's record of it, and answers with
+    /// the job as the copy left it.
+    async fn answer_after_copy(
+        &self,
+        job: Job,
+        copy: impl std::future::Future<Output = Result<Job, EngineError>> + Send + 'static,
+    ) -> Result<Job, EngineError> {
+        match tokio::spawn(copy).await {
             Ok(Ok(job)) => Ok(job),
             // The job is committed, so the call has succeeded: answering with an error would make
             // the caller submit it again. The engine takes the job over when the inline lease runs
@@ -250,6 +299,7 @@ impl Engine {
     /// One pass of background work: start what may start, track what runs, stop what was
     /// cancelled.
     pub async fn tick(&self) -> Result<TickReport, EngineError> {
+        self.refresh_in_progress().await?;
         let mut report = self.dispatch_due().await?;
         report.add(self.track_due().await?);
         self.wind_down_due().await?;

@@ -13,7 +13,7 @@ use crate::{
     },
     store::{
         ChangeFeed, Claim, Created, CreatedDistribution, DistributionClaim, DistributionPage, DistributionQuery,
-        DistributionStore, JobPage, JobStore, ListQuery, StateCount, StoreError,
+        DistributionStore, InProgressCount, JobPage, JobStore, ListQuery, StateCount, StoreError,
     },
 };
 
@@ -92,6 +92,10 @@ impl JobStore for MeteredStore {
 
     async fn count_by_state(&self) -> Result<Vec<StateCount>, StoreError> {
         self.timed("count_by_state", self.inner.count_by_state()).await
+    }
+
+    async fn count_in_progress(&self) -> Result<Vec<InProgressCount>, StoreError> {
+        self.timed("count_in_progress", self.inner.count_in_progress()).await
     }
 
     async fn delete_finished_jobs(&self, before: DateTime<Utc>, limit: u32) -> Result<u64, StoreError> {

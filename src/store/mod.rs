@@ -230,6 +230,17 @@ pub struct StateCount {
     pub count: u64,
 }
 
+/// The number of copies in progress (COPYING or CANCELLING) into one account and Region.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InProgressCount {
+    /// The destination account (`None`: the service's own).
+    pub account: Option<AccountId>,
+    /// The destination Region.
+    pub destination_region: String,
+    /// How many copies.
+    pub count: u64,
+}
+
 /// What another process announced: new events up to a sequence.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Announcement {
@@ -302,6 +313,11 @@ pub trait JobStore: DistributionStore {
     /// How many jobs there are per state and destination Region (groups with no jobs are left
     /// out): what the metrics' job, queue-depth and in-flight gauges are refreshed from.
     async fn count_by_state(&self) -> Result<Vec<StateCount>, StoreError>;
+
+    /// Copies in progress (COPYING or CANCELLING) per destination account and Region, places
+    /// with none left out: what each replica's in-memory admission counts are refreshed from
+    /// every tick. Costs what the active copies cost, whatever the history.
+    async fn count_in_progress(&self) -> Result<Vec<InProgressCount>, StoreError>;
 
     /// Deletes up to `limit` finished jobs (AVAILABLE, FAILED, CANCELLED) that belong to no
     /// distribution and last changed before `before`, oldest first, with their events, in one

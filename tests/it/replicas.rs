@@ -59,3 +59,104 @@ async fn two_replicas_share_the_work_and_each_others_events() {
     b.stop().await;
     storage.cleanup().await;
 }
+
+/// A simulated EC2 that keeps at most `cap` copies in progress per Region (refusing more with
+/// ResourceLimitExceeded, as EC2 does), whose copies take `seconds` of real time.
+fn capped_ec2(cap: u32, seconds: f64) -> (Arc<dyn Backends>, Arc<Simulator>) {
+    let mut settings = presets::fast_sim();
+    settings.sim_max_concurrent_copies = cap;
+    settings.sim_copy_seconds = seconds * settings.sim_time_factor;
+    let backends = SimBackends::new(Simulator::new(settings).expect("simulator"));
+    let simulator = Arc::clone(backends.simulator());
+    (Arc::new(backends), simulator)
+}
+
+/// `count` CopyImage calls at once, spread over `servers` in turn; their answers' states.
+async fn copy_at_once(servers: &[&crate::support::TestServer], prefix: &str, count: usize) -> Vec<i32> {
+    let calls = (0..count).map(|i| {
+        let mut client = servers[i % servers.len()].client.clone();
+        let request = copy_request(&format!("{prefix}-{i}"));
+        async move { client.copy_image(request).await.expect("accepted").into_inner().state }
+    });
+    futures::future::join_all(calls).await
+}
+
+fn count_state(states: &[i32], state: CopyJobState) -> usize {
+    states.iter().filter(|&&s| s == state as i32).count()
+}
+
+// The Region's cap on copies in progress is counted in memory and admission is atomic within a
+// replica: calls arriving together never start more copies than the cap, and make no CopyImage
+// call that EC2 would refuse. (Counting in the store per call, as before, let every one of
+// them see room.) Ticks are an hour apart, so only the calls themselves start copies.
+crate::on_both!(one_replica_starts_no_more_copies_than_the_cap_however_many_calls_arrive_together);
+async fn one_replica_starts_no_more_copies_than_the_cap_however_many_calls_arrive_together(database: Database) {
+    let storage = TestStorage::new(database).await;
+    let (backends, simulator) = capped_ec2(4, 600.0);
+    let server = storage
+        .start(
+            &["--max-concurrent-copies", "4", "--tick-seconds", "3600"],
+            Some(backends),
+        )
+        .await;
+
+    let states = copy_at_once(&[&server], "capped", 12).await;
+    assert_eq!(count_state(&states, CopyJobState::Copying), 4, "{states:?}");
+    assert_eq!(count_state(&states, CopyJobState::Queued), 8, "{states:?}");
+    assert_eq!(simulator.calls("CopyImage"), 4, "no call beyond the cap was made");
+    assert_eq!(simulator.copies_started(), 4);
+
+    server.stop().await;
+    storage.cleanup().await;
+}
+
+// Across replicas the count is as fresh as each replica's last tick, so the cap can be overshot
+// by what the other replicas admit meanwhile — at most (replicas − 1) × the cap — and EC2's own
+// quota refuses the overshoot with ResourceLimitExceeded. That costs a refused call, never a job:
+// the refused copies wait and every job ends AVAILABLE, each copied exactly once.
+#[tokio::test]
+async fn two_replicas_overshoot_the_cap_by_at_most_one_replicas_share_and_lose_no_job() {
+    let storage = TestStorage::new(Database::Postgres).await;
+    let (backends, simulator) = capped_ec2(4, 1.0);
+    let cap = ["--max-concurrent-copies", "4"];
+    // The first ticks come 10 s after start-up, well after the calls; jobs that find the Region
+    // full wait a tick, so the replicas started after them take them up 10 s later.
+    let slow = [&cap[..], &["--tick-seconds", "10"]].concat();
+    let a = storage.start(&slow, Some(Arc::clone(&backends))).await;
+    let b = storage.start(&slow, Some(Arc::clone(&backends))).await;
+
+    let states = copy_at_once(&[&a, &b], "shared-cap", 24).await;
+    assert_eq!(
+        simulator.calls("CopyImage"),
+        8,
+        "each replica made at most the cap's calls, not knowing the other's"
+    );
+    assert_eq!(simulator.copies_started(), 4, "EC2 refused the overshoot");
+    assert_eq!(count_state(&states, CopyJobState::Copying), 4, "{states:?}");
+    assert_eq!(count_state(&states, CopyJobState::Failed), 0, "{states:?}");
+    a.stop().await;
+    b.stop().await;
+
+    // Ticking replicas carry every job to the end.
+    let mut a = storage.start(&cap, Some(Arc::clone(&backends))).await;
+    let b = storage.start(&cap, Some(Arc::clone(&backends))).await;
+    let jobs = a
+        .client
+        .list_copy_jobs(amicopy::proto::ListCopyJobsRequest {
+            page_size: 100,
+            ..Default::default()
+        })
+        .await
+        .expect("list")
+        .into_inner()
+        .jobs;
+    assert_eq!(jobs.len(), 24);
+    for job in &jobs {
+        let ended = a.wait_terminal(&job.job_id).await;
+        assert_eq!(ended.state, CopyJobState::Available as i32, "{ended:?}");
+    }
+    assert_eq!(simulator.copies_started(), 24, "each job was copied exactly once");
+    a.stop().await;
+    b.stop().await;
+    storage.cleanup().await;
+}

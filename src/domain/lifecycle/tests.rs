@@ -148,6 +148,45 @@ fn accepting_makes_a_queued_due_job_with_its_first_event() {
 }
 
 #[test]
+fn a_job_admitted_at_once_is_created_with_its_attempt_recorded() {
+    let lease = ("replica-a/inline".to_owned(), t0() + chrono::Duration::seconds(5));
+    let change = Job::accept_starting(JobId::new(), "tenant-a", request(), t0(), lease.clone());
+    let job = change.job();
+    assert_eq!(job.state(), JobState::Queued);
+    assert_eq!((job.attempts(), job.version(), job.last_event_sequence()), (1, 1, 1));
+    assert_eq!(job.lease_owner(), Some(lease.0.as_str()));
+    assert_eq!(job.lease_expires_at(), Some(lease.1));
+    assert!(
+        job.earlier_outcome_unknown(),
+        "a crash before EC2's answer is recorded leaves a copy to look for"
+    );
+    assert_eq!(change.event(), Some("job accepted; starting copy (attempt 1)"));
+    let started = job.copy_started("ami-00000000000000002", t0(), t0()).unwrap();
+    assert_eq!(started.job().state(), JobState::Copying);
+}
+
+#[test]
+fn a_job_whose_region_is_full_is_created_waiting_and_unleased() {
+    let until = t0() + chrono::Duration::seconds(1);
+    let change = Job::accept_waiting(JobId::new(), "tenant-a", request(), t0(), until);
+    let job = change.job();
+    assert_eq!(job.state(), JobState::Queued);
+    assert_eq!((job.attempts(), job.next_attempt_at()), (0, until));
+    assert_eq!((job.lease_owner(), job.lease_expires_at()), (None, None));
+    assert!(!job.may_be_starting(t0()));
+    assert_eq!(
+        change.event(),
+        Some(
+            format!(
+                "job accepted; waiting: {} is at its copy limits",
+                request().destination_region
+            )
+            .as_str()
+        )
+    );
+}
+
+#[test]
 fn an_attempt_is_counted_and_keeps_the_lease_until_the_call_is_answered() {
     let job = job_in(JobState::Queued);
     let until = t0() + chrono::Duration::seconds(60);

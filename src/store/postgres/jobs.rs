@@ -11,12 +11,12 @@ use crate::{
         AccountId, AmiName, ClientToken, CopyRequest, Destination, DistributionId, Failure, ImageId, Job, JobEvent,
         JobId, JobState, KmsKeyId, Region, Steps, StoredJob,
     },
-    store::{Claim, ListQuery, StateCount},
+    store::{Claim, InProgressCount, ListQuery, StateCount},
 };
 
 mod batch;
 
-pub(super) use batch::{insert_events, insert_many};
+pub(super) use batch::{insert_events, insert_many, insert_many_returning, update_many};
 
 /// Records a new job (its every column from `job`). With a client token that is taken
 /// already, inserts nothing and returns `None`.
@@ -271,6 +271,30 @@ pub(super) async fn count(
     .fetch_one(pool)
     .await?;
     Ok(u64::try_from(count).unwrap_or_default())
+}
+
+/// Copies in progress per destination account and Region (the state literals match
+/// `jobs_state_due`'s leading column, so only active rows are read).
+pub(super) async fn count_in_progress(pool: &PgPool) -> Result<Vec<InProgressCount>, sqlx::Error> {
+    let rows: Vec<(Option<String>, String, i64)> = sqlx::query_as(
+        "SELECT destination_account_id, destination_region, count(*) FROM jobs
+         WHERE state IN ('copying', 'cancelling')
+         GROUP BY destination_account_id, destination_region",
+    )
+    .fetch_all(pool)
+    .await?;
+    rows.into_iter()
+        .map(|(account, destination_region, count)| {
+            Ok(InProgressCount {
+                account: account
+                    .map(AccountId::try_from)
+                    .transpose()
+                    .map_err(|e| corrupt("destination_account_id", e))?,
+                destination_region,
+                count: u64::try_from(count).unwrap_or_default(),
+            })
+        })
+        .collect()
 }
 
 /// Jobs per state and destination Region.

@@ -15,7 +15,7 @@ use tracing::{info, warn};
 
 use super::{
     ChangeFeed, Claim, Created, CreatedDistribution, DistributionClaim, DistributionPage, DistributionQuery,
-    DistributionStore, JobPage, JobStore, ListQuery, StateCount, StoreError,
+    DistributionStore, InProgressCount, JobPage, JobStore, ListQuery, StateCount, StoreError,
 };
 use crate::domain::{
     AccountId, Change, Distribution, DistributionId, Job, JobEvent, JobId, JobState,
@@ -26,11 +26,13 @@ mod announce;
 mod distribution_events;
 mod distribution_targets;
 mod distributions;
+mod group_commit;
 mod jobs;
 
 use distribution_events::NewEvent;
 
 use announce::{Announcer, CHANNEL};
+use group_commit::GroupCommit;
 
 /// Connections per replica (one more is held by the change feed).
 const MAX_CONNECTIONS: u32 = 16;
@@ -43,6 +45,8 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres
 pub struct PgStore {
     pool: PgPool,
     announcer: Announcer,
+    /// Where new jobs go to share commits; `None` in the workers that make those commits.
+    group_commit: Option<GroupCommit>,
 }
 
 impl PgStore {
@@ -59,7 +63,22 @@ impl PgStore {
         MIGRATOR.run(&pool).await.map_err(StoreError::from_migrate)?;
         info!(database = "postgres", "job store ready");
         let announcer = Announcer::start(pool.clone());
-        Ok(Self { pool, announcer })
+        let mut store = Self {
+            pool,
+            announcer,
+            group_commit: None,
+        };
+        store.group_commit = Some(GroupCommit::start(&store));
+        Ok(store)
+    }
+
+    /// The same store writing each new job in its own commit: what the group commit's workers
+    /// write through.
+    fn without_group_commit(&self) -> Self {
+        Self {
+            group_commit: None,
+            ..self.clone()
+        }
     }
 
     async fn one(&self, id: JobId, tenant: Option<&str>) -> Result<Job, StoreError> {
@@ -79,57 +98,10 @@ impl PgStore {
             .map_err(StoreError::from_sqlx)?;
         Created::earlier(existing, attempted)
     }
-}
 
-#[async_trait]
-impl JobStore for PgStore {
-    async fn create_job(&self, accepted: &Change) -> Result<Created, StoreError> {
-        let job = accepted.job();
-        let token = job.request().client_token.as_ref().map(ToString::to_string);
-        let mut tx = self.pool.begin().await.map_err(StoreError::from_sqlx)?;
-        match (jobs::insert(&mut tx, job).await, token) {
-            (Ok(Some(stored)), _) => {
-                if let Some(detail) = accepted.event() {
-                    jobs::insert_event(&mut tx, &JobEvent::of(&stored, detail))
-                        .await
-                        .map_err(StoreError::from_sqlx)?;
-                }
-                tx.commit().await.map_err(StoreError::from_sqlx)?;
-                self.announcer.announce(stored.id(), stored.last_event_sequence());
-                Ok(Created::New(stored))
-            }
-            (Ok(None), Some(token)) => {
-                drop(tx);
-                self.earlier(job, &token).await
-            }
-            (Err(sqlx::Error::Database(db)), Some(token)) if db.is_unique_violation() => {
-                drop(tx);
-                self.earlier(job, &token).await
-            }
-            (Ok(None), None) => Err(StoreError::Internal(
-                "insert of a job without token returned no row".into(),
-            )),
-            (Err(error), _) => Err(StoreError::from_sqlx(error)),
-        }
-    }
-
-    async fn get_tenant_job(&self, tenant: &str, id: JobId) -> Result<Job, StoreError> {
-        self.one(id, Some(tenant)).await
-    }
-
-    async fn get_job_any_tenant(&self, id: JobId) -> Result<Job, StoreError> {
-        self.one(id, None).await
-    }
-
-    async fn list_jobs(&self, query: &ListQuery) -> Result<JobPage, StoreError> {
-        let page_size = query.page_size.max(1);
-        let jobs = jobs::list(&self.pool, query, page_size)
-            .await
-            .map_err(StoreError::from_sqlx)?;
-        Ok(JobPage::from_rows(jobs, page_size))
-    }
-
-    async fn update_job(&self, job: &Job, detail: Option<&str>) -> Result<Job, StoreError> {
+    /// Writes one change of a job, with its event and its distribution's counts, in a
+    /// transaction of its own.
+    async fn update_one(&self, job: &Job, detail: Option<&str>) -> Result<Job, StoreError> {
         let now = Utc::now();
         let mut tx = self.pool.begin().await.map_err(StoreError::from_sqlx)?;
         // A target's job: its state before the change, its row locked, is what its
@@ -176,6 +148,70 @@ impl JobStore for PgStore {
         Ok(stored)
     }
 
+    /// Records one new job and its first event in a transaction of their own.
+    async fn create_one(&self, accepted: &Change) -> Result<Created, StoreError> {
+        let job = accepted.job();
+        let token = job.request().client_token.as_ref().map(ToString::to_string);
+        let mut tx = self.pool.begin().await.map_err(StoreError::from_sqlx)?;
+        match (jobs::insert(&mut tx, job).await, token) {
+            (Ok(Some(stored)), _) => {
+                if let Some(detail) = accepted.event() {
+                    jobs::insert_event(&mut tx, &JobEvent::of(&stored, detail))
+                        .await
+                        .map_err(StoreError::from_sqlx)?;
+                }
+                tx.commit().await.map_err(StoreError::from_sqlx)?;
+                self.announcer.announce(stored.id(), stored.last_event_sequence());
+                Ok(Created::New(stored))
+            }
+            (Ok(None), Some(token)) => {
+                drop(tx);
+                self.earlier(job, &token).await
+            }
+            (Err(sqlx::Error::Database(db)), Some(token)) if db.is_unique_violation() => {
+                drop(tx);
+                self.earlier(job, &token).await
+            }
+            (Ok(None), None) => Err(StoreError::Internal(
+                "insert of a job without token returned no row".into(),
+            )),
+            (Err(error), _) => Err(StoreError::from_sqlx(error)),
+        }
+    }
+}
+
+#[async_trait]
+impl JobStore for PgStore {
+    async fn create_job(&self, accepted: &Change) -> Result<Created, StoreError> {
+        match &self.group_commit {
+            Some(group_commit) => group_commit.create(accepted).await,
+            None => self.create_one(accepted).await,
+        }
+    }
+
+    async fn get_tenant_job(&self, tenant: &str, id: JobId) -> Result<Job, StoreError> {
+        self.one(id, Some(tenant)).await
+    }
+
+    async fn get_job_any_tenant(&self, id: JobId) -> Result<Job, StoreError> {
+        self.one(id, None).await
+    }
+
+    async fn list_jobs(&self, query: &ListQuery) -> Result<JobPage, StoreError> {
+        let page_size = query.page_size.max(1);
+        let jobs = jobs::list(&self.pool, query, page_size)
+            .await
+            .map_err(StoreError::from_sqlx)?;
+        Ok(JobPage::from_rows(jobs, page_size))
+    }
+
+    async fn update_job(&self, job: &Job, detail: Option<&str>) -> Result<Job, StoreError> {
+        match (&self.group_commit, job.distribution_id()) {
+            (Some(group_commit), None) => group_commit.update(job, detail).await,
+            _ => self.update_one(job, detail).await,
+        }
+    }
+
     async fn claim_jobs(&self, claim: &Claim) -> Result<Vec<Job>, StoreError> {
         if claim.limit == 0 || claim.states.is_empty() {
             return Ok(Vec::new());
@@ -214,6 +250,10 @@ impl JobStore for PgStore {
 
     async fn count_by_state(&self) -> Result<Vec<StateCount>, StoreError> {
         jobs::count_by_state(&self.pool).await.map_err(StoreError::from_sqlx)
+    }
+
+    async fn count_in_progress(&self) -> Result<Vec<InProgressCount>, StoreError> {
+        jobs::count_in_progress(&self.pool).await.map_err(StoreError::from_sqlx)
     }
 
     async fn delete_finished_jobs(&self, before: DateTime<Utc>, limit: u32) -> Result<u64, StoreError> {

@@ -14,7 +14,7 @@ use tracing::info;
 
 use super::{
     ChangeFeed, Claim, Created, CreatedDistribution, DistributionClaim, DistributionPage, DistributionQuery,
-    DistributionStore, JobPage, JobStore, ListQuery, StateCount, StoreError,
+    DistributionStore, InProgressCount, JobPage, JobStore, ListQuery, StateCount, StoreError,
 };
 use crate::domain::{
     AccountId, Change, Distribution, DistributionId, Job, JobEvent, JobId, JobState,
@@ -213,6 +213,10 @@ impl JobStore for SqliteStore {
 
     async fn count_by_state(&self) -> Result<Vec<StateCount>, StoreError> {
         jobs::count_by_state(&self.pool).await.map_err(StoreError::from_sqlx)
+    }
+
+    async fn count_in_progress(&self) -> Result<Vec<InProgressCount>, StoreError> {
+        jobs::count_in_progress(&self.pool).await.map_err(StoreError::from_sqlx)
     }
 
     async fn delete_finished_jobs(&self, before: DateTime<Utc>, limit: u32) -> Result<u64, StoreError> {

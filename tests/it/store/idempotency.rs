@@ -15,6 +15,7 @@ crate::on_both!(store:
     no_token_creates_a_new_job_every_time,
     same_token_in_another_region_or_tenant_is_another_job,
     fifty_concurrent_identical_calls_create_exactly_one_job,
+    concurrent_calls_sharing_commits_each_get_their_own_answer,
 );
 
 async fn count(h: &Harness, tenant: &str) -> usize {
@@ -129,4 +130,75 @@ async fn fifty_concurrent_identical_calls_create_exactly_one_job(h: &Harness) {
     assert_eq!(count(h, "acme").await, 1);
     let id = ids.into_iter().next().unwrap();
     assert_eq!(h.store.list_events(id, 0, 100).await.unwrap().len(), 1);
+}
+
+// Concurrent creates share commits on PostgreSQL: 16 tokens used four times each, one of them
+// also with other parameters, and 32 calls without a token, all at once. Every call gets the
+// answer it would get alone, and each new job is returned as stored, with its one event.
+async fn concurrent_calls_sharing_commits_each_get_their_own_answer(h: &Harness) {
+    let mut calls = Vec::new();
+    for round in 0..4 {
+        for token in 0..16 {
+            calls.push(new_job(
+                "acme",
+                request(&format!("shared-{token}"), Some(&format!("tok-s{token}"))),
+                now(),
+            ));
+        }
+        for i in 0..8 {
+            calls.push(new_job("acme", request(&format!("untokened-{round}-{i}"), None), now()));
+        }
+    }
+    calls.push(new_job("acme", request("other parameters", Some("tok-s3")), now()));
+    let answers = futures::future::join_all(calls.into_iter().map(|accepted| {
+        let store = h.store.clone();
+        tokio::spawn(async move { (store.create_job(&accepted).await, accepted) })
+    }))
+    .await;
+
+    let mut by_token = std::collections::HashMap::new();
+    let (mut new, mut mismatches) = (0, 0);
+    for answer in answers {
+        let (created, accepted) = answer.expect("task ran");
+        let token = accepted
+            .job()
+            .request()
+            .client_token
+            .as_ref()
+            .map(|t| t.as_str().to_owned());
+        match created {
+            Ok(Created::New(job)) => {
+                new += 1;
+                assert_eq!(job.id(), accepted.job().id());
+                assert_eq!(
+                    h.store.get_job_any_tenant(job.id()).await.unwrap(),
+                    job,
+                    "returned as stored"
+                );
+                assert_eq!(h.store.list_events(job.id(), 0, 10).await.unwrap().len(), 1);
+                if let Some(token) = token {
+                    by_token.entry(token).or_insert_with(HashSet::new).insert(job.id());
+                }
+            }
+            Ok(Created::Existing(job)) => {
+                by_token
+                    .entry(token.expect("only tokens find earlier jobs"))
+                    .or_insert_with(HashSet::new)
+                    .insert(job.id());
+            }
+            Err(StoreError::IdempotentParameterMismatch { token, .. }) => {
+                assert_eq!(token, "tok-s3");
+                mismatches += 1;
+            }
+            Err(other) => panic!("{other}"),
+        }
+    }
+    assert_eq!(new, 16 + 32, "one job per token and one per untokened call");
+    assert_eq!(mismatches, 1);
+    assert_eq!(by_token.len(), 16);
+    assert!(
+        by_token.values().all(|ids| ids.len() == 1),
+        "every use of a token got one job"
+    );
+    assert_eq!(count(h, "acme").await, 48);
 }

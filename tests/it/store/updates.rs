@@ -11,6 +11,7 @@ crate::on_both!(store:
     an_update_with_a_stale_version_conflicts,
     events_are_appended_in_order_without_gaps,
     count_jobs_counts_one_region_in_the_given_states,
+    concurrent_updates_sharing_commits_each_get_their_own_answer,
 );
 
 async fn an_update_with_a_stale_version_conflicts(h: &Harness) {
@@ -191,4 +192,71 @@ async fn count_jobs_counts_one_region_in_the_given_states(h: &Harness) {
         1,
         "each account counts on its own, as EC2's quotas do"
     );
+}
+
+// Concurrent changes share commits on PostgreSQL: 40 jobs changed at once, each written with its
+// event and returned as stored; two writers of one more job at the same version: exactly one
+// wins, the other conflicts; a change of a job that does not exist is NotFound, not a conflict.
+async fn concurrent_updates_sharing_commits_each_get_their_own_answer(h: &Harness) {
+    let now = now();
+    let mut jobs = Vec::new();
+    for i in 0..41 {
+        jobs.push(create(&*h.store, new_job("acme", request(&format!("shared-{i}"), None), now)).await);
+    }
+    let contested = jobs.pop().unwrap();
+    let mut writes: Vec<(amicopy::domain::Job, Option<String>)> = jobs
+        .iter()
+        .enumerate()
+        .map(|(i, job)| {
+            let change = edited(job, |j| {
+                j.attempts = 1;
+                j.progress_percent = Some(u8::try_from(i).unwrap());
+            });
+            (change, (i % 2 == 0).then(|| format!("change {i}")))
+        })
+        .collect();
+    for winner in ["first", "second"] {
+        writes.push((
+            edited(&contested, |j| j.state = JobState::Cancelled),
+            Some(winner.to_owned()),
+        ));
+    }
+    writes.push((edited(&contested, |j| j.id = JobId::new()), Some("nobody".to_owned())));
+
+    let answers = futures::future::join_all(writes.into_iter().map(|(job, detail)| {
+        let store = h.store.clone();
+        tokio::spawn(async move { (store.update_job(&job, detail.as_deref()).await, job, detail) })
+    }))
+    .await;
+    let (mut contested_wins, mut conflicts, mut missing) = (0, 0, 0);
+    for answer in answers {
+        let (result, job, detail) = answer.expect("task ran");
+        match result {
+            Ok(stored) => {
+                assert_eq!(stored.version(), job.version() + 1);
+                assert_eq!(stored.progress_percent(), job.progress_percent());
+                assert_eq!(
+                    h.store.get_job_any_tenant(stored.id()).await.unwrap(),
+                    stored,
+                    "returned as stored"
+                );
+                let events = h.store.list_events(stored.id(), 0, 10).await.unwrap();
+                assert_eq!(events.len(), 1 + usize::from(detail.is_some()));
+                assert_eq!(stored.last_event_sequence(), events.len() as u64);
+                if let Some(detail) = detail {
+                    assert_eq!(events.last().unwrap().detail, detail);
+                }
+                if stored.id() == contested.id() {
+                    contested_wins += 1;
+                }
+            }
+            Err(StoreError::Conflict(id)) => {
+                assert_eq!(id, contested.id());
+                conflicts += 1;
+            }
+            Err(StoreError::NotFound(_)) => missing += 1,
+            Err(other) => panic!("{other}"),
+        }
+    }
+    assert_eq!((contested_wins, conflicts, missing), (1, 1, 1));
 }
