@@ -36,6 +36,8 @@ stop_server() {
 }
 cleanup() {
   stop_server
+  server_pid=${writer_pid:-}
+  stop_server
   psql -qd postgres -c "DROP DATABASE IF EXISTS $db" -c "DROP DATABASE IF EXISTS $pgbench_db" \
     -c "DROP DATABASE IF EXISTS $history_db" >/dev/null 2>&1 || true
   rm -rf "$work"
@@ -95,6 +97,10 @@ bench --scenario accept --label accept-half --rate "$half" --duration-seconds "$
   --output "$results/accept-half.json"
 log "retries"
 bench --scenario retries --duration-seconds "$duration" --output "$results/retries.json"
+# The reads run on the statistics autovacuum keeps in steady state: a table created a minute ago
+# and never analyzed has the planner read a tenant's whole history and sort it for every page
+# (bitmap scan + top-N sort; BENCHMARKS.md shows the profile).
+psql -qd "$db" -c "ANALYZE"
 log "reads"
 bench --scenario reads --duration-seconds "$duration" --output "$results/reads.json"
 log "get-job"
@@ -129,8 +135,23 @@ pgbench_run pgbench-insert scripts/insert.pgbench.sql
 log "amicopyd for the watch scenario (copies last hours; the bench cancels them)"
 start_server watch --sim-copy-seconds 36000 "${raised[@]}"
 bench --scenario grpc-floor --duration-seconds 1 --wait-ready-seconds 30 >/dev/null
-log "watch ($streams streams)"
-bench --scenario watch --streams "$streams" --server-pid "$server_pid" --output "$results/watch.json"
+# Each event fans out to the streams of its job: 10 per job, a job cancelled every 10 ms (the
+# target's run), then 500 per job, 20 jobs cancelled at once (a fan-out burst, for context).
+log "watch ($streams streams over $((streams / 10)) jobs, 100 cancels/s)"
+bench --scenario watch --streams "$streams" --watch-jobs $((streams / 10)) --rate 100 --server-pid "$server_pid" \
+  --output "$results/watch.json"
+log "watch burst ($streams streams over 20 jobs, cancelled at once)"
+bench --scenario watch --label watch-burst --streams "$streams" --watch-jobs 20 --output "$results/watch-burst.json"
+log "watch on another replica ($streams streams; events written by the first, delivered by a second)"
+writer_addr=$addr writer_pid=$server_pid
+start_server watch-replica --sim-copy-seconds 36000 --track-page-size 0 "${raised[@]}"
+reader_addr=$addr reader_pid=$server_pid
+"$bin/amicopy-bench" --addr "$reader_addr" --scenario grpc-floor --duration-seconds 1 --wait-ready-seconds 30 >/dev/null
+"$bin/amicopy-bench" --addr "$writer_addr" --watch-addr "$reader_addr" --scenario watch --label watch-other-replica \
+  --streams "$streams" --watch-jobs $((streams / 10)) --rate 100 --server-pid "$reader_pid" \
+  --output "$results/watch-other-replica.json"
+stop_server
+server_pid=$writer_pid writer_pid=
 stop_server
 
 log "tracking (in-process engine and simulator)"

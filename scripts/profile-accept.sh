@@ -1,17 +1,22 @@
 #!/usr/bin/env bash
-# Where the time of an accepted CopyImage goes, in one command: the profile behind the "p99 at
-# half the peak rate" paragraph of BENCHMARKS.md. Builds in release, starts amicopyd on a fresh
-# PostgreSQL database (simulator, quotas out of the way, metrics on), drives CopyImage paced at
-# RATE calls/s, and meanwhile samples what the database's backends wait on (pg_stat_activity every
-# 100 ms) and, where perf works, CPU by process. Prints: the latency line, the wait events, the
-# store's own mean time per operation, CPU by process, and the disk's fdatasync latency.
+# Where the time of a call goes, in one command: the profiles behind BENCHMARKS.md's "what was
+# missed" paragraphs. Builds in release, starts amicopyd on a fresh PostgreSQL database
+# (simulator, quotas out of the way, metrics on), drives SCENARIO (CopyImage paced at RATE
+# calls/s by default; get-job and list-jobs back to back over 2,000 jobs made first), and
+# meanwhile samples what the database's backends wait on (pg_stat_activity every 100 ms) and,
+# where perf works, CPU by process and amicopyd's hottest functions. Prints: the latency line,
+# the wait events, the store's own mean time per operation, CPU by process, amicopyd's functions
+# and the disk's fdatasync latency.
 #
-# Settings (environment): RATE (311 calls/s), CONCURRENCY (16), DURATION (16 s),
-# PGHOST/PGPORT/PGUSER (127.0.0.1/5432/postgres), CARGO_TARGET_DIR.
+# Settings (environment): SCENARIO (accept; or get-job, list-jobs, any amicopy-bench scenario
+# against a server), RATE (311 calls/s for accept, back to back otherwise; 0: back to back),
+# CONCURRENCY (16), DURATION (16 s), PGHOST/PGPORT/PGUSER (127.0.0.1/5432/postgres),
+# CARGO_TARGET_DIR.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-rate=${RATE:-311}
+scenario=${SCENARIO:-accept}
+if [ "$scenario" = accept ]; then rate=${RATE:-311}; else rate=${RATE:-0}; fi
 concurrency=${CONCURRENCY:-16}
 duration=${DURATION:-16}
 export PGHOST=${PGHOST:-127.0.0.1} PGPORT=${PGPORT:-5432} PGUSER=${PGUSER:-postgres}
@@ -43,8 +48,14 @@ metrics_port=$(free_port)
   --tenant-requests-per-second 0 --max-concurrent-requests 100000 >"$work/server.log" 2>&1 &
 server_pid=$!
 
-"$bin/amicopy-bench" --addr "http://127.0.0.1:$port" --scenario accept --concurrency "$concurrency" \
-  --rate "$rate" --duration-seconds "$duration" --wait-ready-seconds 30 --output "$work/accept.json" \
+pace=()
+if [ "$rate" != 0 ]; then pace=(--rate "$rate"); fi
+if [ "$scenario" != accept ]; then
+  "$bin/amicopy-bench" --addr "http://127.0.0.1:$port" --scenario accept --concurrency "$concurrency" \
+    --max-calls 2000 --duration-seconds 60 --wait-ready-seconds 30 >/dev/null
+fi
+"$bin/amicopy-bench" --addr "http://127.0.0.1:$port" --scenario "$scenario" --concurrency "$concurrency" \
+  "${pace[@]}" --duration-seconds "$duration" --wait-ready-seconds 30 --output "$work/bench.json" \
   >"$work/bench.log" 2>&1 &
 bench_pid=$!
 sleep 3
@@ -73,7 +84,7 @@ print(data.decode().split("\r\n\r\n", 1)[1])
 PY
 )
 
-echo "## accept paced at $rate/s, concurrency $concurrency, $duration s"
+echo "## $scenario$([ "$rate" != 0 ] && echo " paced at $rate/s"), concurrency $concurrency, $duration s"
 head -n 1 "$work/bench.log"
 echo
 echo "## what the database's busy backends waited on (samples, every 100 ms)"
@@ -94,7 +105,11 @@ for op in sorted(counts, key=lambda op: -sums.get(op, 0)):
 echo
 if [ -n "$perf_ok" ]; then
   echo "## CPU by process (perf, all CPUs)"
-  perf report -i "$work/perf.data" --sort comm --stdio 2>/dev/null | grep -E '^ +[0-9]' | head -n 6
+  perf report -i "$work/perf.data" --no-children --sort pid --stdio 2>/dev/null | grep -E '^ +[0-9]' | head -n 6
+  echo
+  echo "## amicopyd's hottest functions (perf, self time, share of all samples)"
+  perf report -i "$work/perf.data" --no-children --pid "$server_pid" --sort sym --stdio 2>/dev/null \
+    | grep -E '^ +[0-9]' | head -n 40
 else
   echo "## CPU by process: perf is not available here"
 fi

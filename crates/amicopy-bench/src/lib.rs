@@ -54,7 +54,8 @@ pub struct Args {
     #[arg(long, default_value_t = 10_000_000)]
     pub max_calls: u64,
 
-    /// Pace the calls to this many per second in total (default: back to back).
+    /// Pace the calls to this many per second in total (default: back to back); for watch, the
+    /// cancels that make the events.
     #[arg(long)]
     pub rate: Option<f64>,
 
@@ -65,6 +66,12 @@ pub struct Args {
     /// Jobs the streams are spread over (watch).
     #[arg(long, default_value_t = 20)]
     pub watch_jobs: usize,
+
+    /// The replica the streams are opened on (watch; default: --addr). Jobs are still created
+    /// and cancelled through --addr, so their events are written by that replica and delivered
+    /// by this one, woken by PostgreSQL NOTIFY.
+    #[arg(long)]
+    pub watch_addr: Option<String>,
 
     /// The server's process id, to read its memory from /proc (watch).
     #[arg(long)]

@@ -58,18 +58,13 @@ pub fn delay_since(created: &prost_types::Timestamp, now: SystemTime) -> Duratio
 
 /// Runs the scenario against `--addr`.
 pub async fn run(args: &Args) -> anyhow::Result<Summary> {
+    let watch_addr = args.watch_addr.as_ref().unwrap_or(&args.addr);
     let connections = args.streams.div_ceil(STREAMS_PER_CONNECTION);
     let mut channels = Vec::with_capacity(connections);
     for _ in 0..connections {
-        channels.push(
-            Endpoint::from_shared(args.addr.clone())?
-                .tcp_nodelay(true)
-                .connect()
-                .await
-                .with_context(|| format!("cannot connect to amicopyd at {}", args.addr))?,
-        );
+        channels.push(connect(watch_addr).await?);
     }
-    let mut client = ImageCopyServiceClient::new(channels[0].clone());
+    let mut client = ImageCopyServiceClient::new(connect(&args.addr).await?);
     let run = run_id();
     let mut jobs = Vec::with_capacity(args.watch_jobs);
     for k in 0..args.watch_jobs {
@@ -107,7 +102,14 @@ pub async fn run(args: &Args) -> anyhow::Result<Summary> {
     let rss_after = args.server_pid.map(rss_kib).transpose()?;
 
     let started = std::time::Instant::now();
+    let mut pace = args
+        .rate
+        .filter(|rate| *rate > 0.0)
+        .map(|rate| tokio::time::interval(Duration::from_secs_f64(1.0 / rate)));
     for job_id in &jobs {
+        if let Some(pace) = &mut pace {
+            pace.tick().await;
+        }
         client
             .cancel_copy_job(proto::CancelCopyJobRequest { job_id: job_id.clone() })
             .await
@@ -134,11 +136,30 @@ pub async fn run(args: &Args) -> anyhow::Result<Summary> {
         );
     }
     summary.notes.push(format!(
-        "latency is each live event's delay from its create_time to its delivery; {} streams over {} jobs that were cancelled once every stream was open",
+        "latency is each live event's delay from its create_time to its delivery; {} streams over {} jobs that were cancelled once every stream was open, {}",
         args.streams,
-        jobs.len()
+        jobs.len(),
+        args.rate.map_or("all at once".to_owned(), |rate| format!("{rate} per second"))
     ));
+    summary
+        .extra
+        .insert("cancels_per_second".into(), args.rate.unwrap_or(0.0));
+    if watch_addr != &args.addr {
+        summary.extra.insert("other_replica".into(), 1.0);
+        summary.notes.push(format!(
+            "events written by the replica at {}, streams open on the replica at {watch_addr}",
+            args.addr
+        ));
+    }
     Ok(summary)
+}
+
+async fn connect(addr: &str) -> anyhow::Result<Channel> {
+    Endpoint::from_shared(addr.to_owned())?
+        .tcp_nodelay(true)
+        .connect()
+        .await
+        .with_context(|| format!("cannot connect to amicopyd at {addr}"))
 }
 
 /// Opens one stream, reports that it is open, then records the delay of every event created
