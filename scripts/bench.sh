@@ -80,8 +80,9 @@ raised=(--max-concurrent-copies 10000000 --copy-burst 10000000 --copy-refill-per
   --sim-max-concurrent-copies 10000000 --sim-copy-image-burst 10000000 --sim-copy-image-refill 10000000
   --sim-describe-images-burst 10000000 --sim-describe-images-refill 10000000
   --sim-describe-snapshots-burst 10000000 --sim-describe-snapshots-refill 10000000
+  --sim-deregister-image-burst 10000000 --sim-deregister-image-refill 10000000
   --tenant-requests-per-second 0 --max-watch-streams-per-tenant 0 --max-concurrent-requests 100000)
-quota_note="server quotas raised out of the way (amicopy and simulator CopyImage burst/refill, concurrent copies, describe buckets; per-tenant request rate, watch-stream cap and concurrency limit off); simulator at --sim-time-factor 60, a copy takes 0.5 s, so copies finish during the run"
+quota_note="server quotas raised out of the way (amicopy and simulator CopyImage burst/refill, concurrent copies, describe and deregister buckets; per-tenant request rate, watch-stream cap and concurrency limit off); simulator at --sim-time-factor 60, a copy takes 0.5 s, so copies finish during the run"
 
 log "amicopyd for the unary scenarios"
 start_server unary --sim-time-factor 60 --sim-copy-seconds 30 --tick-seconds 0.1 --track-min-interval-seconds 0.1 "${raised[@]}"

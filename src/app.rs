@@ -464,7 +464,8 @@ async fn watch_store_health(store: Arc<dyn JobStore>, health: HealthReporter, sh
     }
 }
 
-/// Wakes this process's watchers for events other replicas write (PostgreSQL NOTIFY).
+/// Wakes this process's watchers for events other replicas write (PostgreSQL NOTIFY), handing
+/// them a job's new events read once for all of them.
 async fn forward_change_feed(engine: Arc<Engine>, shutdown: CancellationToken) {
     loop {
         match engine.store().change_feed().await {
@@ -473,7 +474,10 @@ async fn forward_change_feed(engine: Arc<Engine>, shutdown: CancellationToken) {
                 tokio::select! {
                     () = shutdown.cancelled() => return,
                     item = feed.next() => match item {
-                        Some(Ok(Announcement::Job(job, sequence))) => engine.hub().publish(job, sequence),
+                        Some(Ok(Announcement::Job(job, sequence))) => {
+                            let engine = Arc::clone(&engine);
+                            tokio::spawn(async move { engine.relay_announced_events(job, sequence).await });
+                        }
                         Some(Ok(Announcement::Distribution(distribution, sequence))) => {
                             engine.hub().publish_distribution(distribution, sequence)
                         }

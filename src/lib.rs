@@ -15,8 +15,9 @@
 //!   cancellation, leases shared by replicas, live events for watchers; and distributions, whose
 //!   targets are ordinary jobs, cancelled or rolled back together when asked.
 //! - [`store`] keeps every job and distribution and their events in PostgreSQL or SQLite; one
-//!   trait, two engines; [`store::retention`] deletes finished work older than
-//!   `--job-retention-days`, a small batch at a time.
+//!   trait, two engines (on PostgreSQL, concurrent writes of jobs share commits);
+//!   [`store::retention`] deletes finished work older than `--job-retention-days`, a small batch
+//!   at a time.
 //! - [`backend`] is EC2 behind one trait, one backend per AWS account ([`backend::Backends`]):
 //!   real (aws-sdk-ec2, a role assumed in each configured account) or simulated (every account
 //!   in one simulated world).

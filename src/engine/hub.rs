@@ -23,7 +23,7 @@ use tokio::sync::watch;
 use crate::domain::{DistributionId, JobEvent, JobId};
 
 /// Recent events kept per watched job.
-const RECENT_EVENTS: usize = 64;
+pub(crate) const RECENT_EVENTS: usize = 64;
 
 /// What a watched job's channel holds.
 #[derive(Debug, Default)]
@@ -86,6 +86,11 @@ impl EventHub {
                 newer
             });
         }
+    }
+
+    /// The newest event sequence this process knows of for `job`; `None` when nobody watches it.
+    pub fn newest_known(&self, job: JobId) -> Option<u64> {
+        self.lock().get(&job).map(|sender| sender.borrow().newest)
     }
 
     /// Hands watchers of the event's job an event this process just committed. Cheap when

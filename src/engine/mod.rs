@@ -1,7 +1,8 @@
 //! The job engine: carries every accepted copy to the end.
 //!
 //! - [`Engine::submit`] records a job and, when the destination Region's limits allow, starts the
-//!   copy at once (as EC2's CopyImage does) so the caller gets the image id.
+//!   copy at once (as EC2's CopyImage does) so the caller gets the image id: two commits, the
+//!   Region's count of copies in progress kept in memory between ticks (`limits.rs`).
 //! - [`Engine::tick`] is one pass of the background work: start queued copies as limits allow
 //!   ([`dispatch`]), track running ones with batched DescribeImages calls ([`tracker`]), stop
 //!   cancelled ones. [`Engine::run`] calls it on a timer until shutdown; tests call it directly.
@@ -292,6 +293,34 @@ impl Engine {
                 }
                 Err(StoreError::Conflict(id)) => job = self.store.get_job_any_tenant(id).await?,
                 Err(error) => return Err(error.into()),
+            }
+        }
+    }
+
+    /// Hands this process's watchers of `job` the events another replica announced up to
+    /// `sequence`, read from the store once for all of them instead of once per watcher; when
+    /// they cannot be read, the watchers are told to read them themselves. Nothing when nobody
+    /// here watches the job.
+    pub async fn relay_announced_events(&self, job: JobId, sequence: u64) {
+        let Some(known) = self.hub.newest_known(job) else {
+            return;
+        };
+        if sequence <= known {
+            return;
+        }
+        let recent = u64::try_from(hub::RECENT_EVENTS).unwrap_or(u64::MAX);
+        let after = known.max(sequence.saturating_sub(recent));
+        let limit = u32::try_from(sequence - after).unwrap_or(u32::MAX);
+        match self.store.list_events(job, after, limit).await {
+            Ok(events) if events.last().is_some_and(|event| event.sequence >= sequence) => {
+                for event in &events {
+                    self.hub.publish_event(event);
+                }
+            }
+            Ok(_) => self.hub.publish(job, sequence),
+            Err(error) => {
+                debug!(job_id = %job, %error, "cannot read announced events; the watchers will");
+                self.hub.publish(job, sequence);
             }
         }
     }

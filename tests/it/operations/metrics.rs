@@ -173,3 +173,74 @@ async fn many_watchers_of_one_job_are_fed_without_a_store_read_per_event() {
     server.stop().await;
     storage.cleanup().await;
 }
+
+// Events another replica writes reach this replica's watchers through NOTIFY; the replica reads
+// each announced event once for all its watchers of the job, not once per watcher.
+#[tokio::test]
+async fn watchers_on_another_replica_are_fed_one_read_per_announcement() {
+    const WATCHERS: usize = 40;
+    let storage = crate::support::TestStorage::new(Database::Postgres).await;
+    let backends: std::sync::Arc<dyn amicopy::backend::Backends> =
+        std::sync::Arc::new(amicopy::backend::sim::SimBackends::new(
+            amicopy::backend::sim::Simulator::new(amicopy_testing::presets::fast_sim()).expect("simulator"),
+        ));
+    let mut writer = storage
+        .start(&["--sim-copy-seconds", "60"], Some(std::sync::Arc::clone(&backends)))
+        .await;
+    let reader = storage
+        .start(
+            &[
+                "--metrics-listen",
+                "127.0.0.1:0",
+                "--track-page-size",
+                "0",
+                "--watch-poll-seconds",
+                "3600",
+            ],
+            Some(backends),
+        )
+        .await;
+    let metrics = reader.metrics_addr.expect("a metrics listener");
+    let job_id = writer.copy(copy_request("watched elsewhere")).await.unwrap().job_id;
+    let mut watchers = tokio::task::JoinSet::new();
+    for _ in 0..WATCHERS {
+        let mut client = reader.client.clone();
+        let job_id = job_id.clone();
+        watchers.spawn(async move {
+            let request = amicopy::proto::WatchCopyJobRequest {
+                job_id,
+                after_sequence: 0,
+            };
+            let mut stream = client.watch_copy_job(request).await.unwrap().into_inner();
+            let mut sequences = Vec::new();
+            while let Some(message) = stream.next().await {
+                sequences.push(message.unwrap().event.unwrap().sequence);
+            }
+            sequences
+        });
+    }
+    let all = tokio::time::timeout(JOB_DEADLINE, watchers.join_all())
+        .await
+        .expect("every stream ends");
+    let events = writer.watch_to_end(&job_id).await;
+    let expected: Vec<u64> = events.iter().map(|event| event.sequence).collect();
+    assert!(expected.len() >= 5, "the job made progress events: {events:?}");
+    for sequences in &all {
+        assert_eq!(sequences, &expected, "every watcher saw every event once, in order");
+    }
+
+    let reads = value(
+        &scrape(metrics).await,
+        r#"amicopy_store_duration_seconds_count{operation="list_events"}"#,
+    )
+    .unwrap_or(0.0);
+    let one_read_per_event = (WATCHERS * expected.len()) as f64;
+    assert!(
+        reads < one_read_per_event / 2.0,
+        "{reads} event reads on the watchers' replica for {WATCHERS} watchers of {} events",
+        expected.len()
+    );
+    writer.stop().await;
+    reader.stop().await;
+    storage.cleanup().await;
+}
