@@ -169,23 +169,11 @@ async fn commit_creates(store: &PgStore, mut batch: Vec<Pending<Change, Created>
 async fn insert(store: &PgStore, batch: &[Pending<Change, Created>]) -> Result<HashMap<Uuid, Job>, sqlx::Error> {
     let jobs: Vec<_> = batch.iter().map(|pending| pending.write.job()).collect();
     let mut tx = store.pool.begin().await?;
-    let inserted: HashMap<Uuid, Job> = jobs::insert_many_returning(&mut tx, &jobs)
-        .await?
-        .into_iter()
-        .map(|job| (job.id().as_uuid(), job))
-        .collect();
-    let events: Vec<JobEvent> = batch
+    let inserted = jobs::insert_many_returning(&mut tx, &jobs).await?;
+    let details = batch
         .iter()
-        .filter_map(|pending| {
-            let stored = inserted.get(&pending.write.job().id().as_uuid())?;
-            pending.write.event().map(|detail| JobEvent::of(stored, detail))
-        })
-        .collect();
-    if !events.is_empty() {
-        jobs::insert_events(&mut tx, &events).await?;
-    }
-    tx.commit().await?;
-    Ok(inserted)
+        .map(|pending| (pending.write.job().id().as_uuid(), pending.write.event()));
+    commit_with_events(tx, inserted, details).await
 }
 
 /// The unique key a job's client token takes, for a consistent insertion order.
@@ -254,25 +242,27 @@ async fn update(store: &PgStore, batch: &[Pending<Update, Job>]) -> Result<HashM
         .map(|pending| (&pending.write.job, pending.write.detail.is_some()))
         .collect();
     let mut tx = store.pool.begin().await?;
-    let updated: HashMap<Uuid, Job> = jobs::update_many(&mut tx, &changes, chrono::Utc::now())
-        .await?
-        .into_iter()
-        .map(|job| (job.id().as_uuid(), job))
-        .collect();
-    let events: Vec<JobEvent> = batch
+    let updated = jobs::update_many(&mut tx, &changes, chrono::Utc::now()).await?;
+    let details = batch
         .iter()
-        .filter_map(|pending| {
-            let stored = updated.get(&pending.write.job.id().as_uuid())?;
-            pending
-                .write
-                .detail
-                .as_deref()
-                .map(|detail| JobEvent::of(stored, detail))
-        })
+        .map(|pending| (pending.write.job.id().as_uuid(), pending.write.detail.as_deref()));
+    commit_with_events(tx, updated, details).await
+}
+
+/// Appends the event of each written job that has a detail (`details`: job id and detail, in
+/// batch order), commits, and answers with the jobs as written, by id.
+async fn commit_with_events<'a>(
+    mut tx: sqlx::Transaction<'_, sqlx::Postgres>,
+    written: Vec<Job>,
+    details: impl Iterator<Item = (Uuid, Option<&'a str>)>,
+) -> Result<HashMap<Uuid, Job>, sqlx::Error> {
+    let written: HashMap<Uuid, Job> = written.into_iter().map(|job| (job.id().as_uuid(), job)).collect();
+    let events: Vec<JobEvent> = details
+        .filter_map(|(id, detail)| Some(JobEvent::of(written.get(&id)?, detail?)))
         .collect();
     if !events.is_empty() {
         jobs::insert_events(&mut tx, &events).await?;
     }
     tx.commit().await?;
-    Ok(updated)
+    Ok(written)
 }

@@ -131,44 +131,12 @@ async fn many_watchers_of_one_job_are_fed_without_a_store_read_per_event() {
     .await;
     let metrics = server.metrics_addr.expect("a metrics listener");
     let job_id = server.copy(copy_request("watched by many")).await.unwrap().job_id;
-    let mut watchers = tokio::task::JoinSet::new();
-    for _ in 0..WATCHERS {
-        let mut client = server.client.clone();
-        let job_id = job_id.clone();
-        watchers.spawn(async move {
-            let request = amicopy::proto::WatchCopyJobRequest {
-                job_id,
-                after_sequence: 0,
-            };
-            let mut stream = client.watch_copy_job(request).await.unwrap().into_inner();
-            let mut sequences = Vec::new();
-            while let Some(message) = stream.next().await {
-                sequences.push(message.unwrap().event.unwrap().sequence);
-            }
-            sequences
-        });
-    }
-    let all = tokio::time::timeout(JOB_DEADLINE, watchers.join_all())
-        .await
-        .expect("every stream ends");
-    let events = server.watch_to_end(&job_id).await;
-    let expected: Vec<u64> = events.iter().map(|event| event.sequence).collect();
-    assert!(expected.len() >= 5, "the job made progress events: {events:?}");
-    for sequences in &all {
-        assert_eq!(sequences, &expected, "every watcher saw every event once, in order");
-    }
-
-    let (_, scrape) = http_get(metrics, "/metrics").await;
-    let reads = value(
-        &scrape,
-        r#"amicopy_store_duration_seconds_count{operation="list_events"}"#,
-    )
-    .unwrap_or(0.0);
-    let one_read_per_event = (WATCHERS * expected.len()) as f64;
+    let reads = watch_to_end_together(server.client.clone(), &mut server, &job_id, metrics, WATCHERS).await;
     assert!(
-        reads < one_read_per_event / 2.0,
-        "{reads} event reads for {WATCHERS} watchers of {} events",
-        expected.len()
+        reads.0 < reads.1 / 2.0,
+        "{} event reads for {WATCHERS} watchers, one per event would be {}",
+        reads.0,
+        reads.1
     );
     server.stop().await;
     storage.cleanup().await;
@@ -202,11 +170,34 @@ async fn watchers_on_another_replica_are_fed_one_read_per_announcement() {
         .await;
     let metrics = reader.metrics_addr.expect("a metrics listener");
     let job_id = writer.copy(copy_request("watched elsewhere")).await.unwrap().job_id;
-    let mut watchers = tokio::task::JoinSet::new();
-    for _ in 0..WATCHERS {
-        let mut client = reader.client.clone();
-        let job_id = job_id.clone();
-        watchers.spawn(async move {
+    let reads = watch_to_end_together(reader.client.clone(), &mut writer, &job_id, metrics, WATCHERS).await;
+    assert!(
+        reads.0 < reads.1 / 2.0,
+        "{} event reads on the watchers' replica for {WATCHERS} watchers, one per event would be {}",
+        reads.0,
+        reads.1
+    );
+    writer.stop().await;
+    reader.stop().await;
+    storage.cleanup().await;
+}
+
+/// Opens `watchers` streams of `job_id` through `client` and follows them to the job's end,
+/// checks that each saw every event once, in order (as `server` tells them), and answers with
+/// the event reads the metrics at `metrics` counted and the reads one per watcher per event
+/// would have made.
+async fn watch_to_end_together(
+    client: amicopy::proto::image_copy_service_client::ImageCopyServiceClient<tonic::transport::Channel>,
+    server: &mut crate::support::TestServer,
+    job_id: &str,
+    metrics: SocketAddr,
+    watchers: usize,
+) -> (f64, f64) {
+    let mut streams = tokio::task::JoinSet::new();
+    for _ in 0..watchers {
+        let mut client = client.clone();
+        let job_id = job_id.to_owned();
+        streams.spawn(async move {
             let request = amicopy::proto::WatchCopyJobRequest {
                 job_id,
                 after_sequence: 0,
@@ -219,28 +210,19 @@ async fn watchers_on_another_replica_are_fed_one_read_per_announcement() {
             sequences
         });
     }
-    let all = tokio::time::timeout(JOB_DEADLINE, watchers.join_all())
+    let all = tokio::time::timeout(JOB_DEADLINE, streams.join_all())
         .await
         .expect("every stream ends");
-    let events = writer.watch_to_end(&job_id).await;
+    let events = server.watch_to_end(job_id).await;
     let expected: Vec<u64> = events.iter().map(|event| event.sequence).collect();
     assert!(expected.len() >= 5, "the job made progress events: {events:?}");
     for sequences in &all {
         assert_eq!(sequences, &expected, "every watcher saw every event once, in order");
     }
-
     let reads = value(
         &scrape(metrics).await,
         r#"amicopy_store_duration_seconds_count{operation="list_events"}"#,
     )
     .unwrap_or(0.0);
-    let one_read_per_event = (WATCHERS * expected.len()) as f64;
-    assert!(
-        reads < one_read_per_event / 2.0,
-        "{reads} event reads on the watchers' replica for {WATCHERS} watchers of {} events",
-        expected.len()
-    );
-    writer.stop().await;
-    reader.stop().await;
-    storage.cleanup().await;
+    (reads, (watchers * expected.len()) as f64)
 }
