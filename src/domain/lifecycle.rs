@@ -399,6 +399,17 @@ impl Job {
             }
     }
 
+    /// When a CopyImage call of an earlier attempt that nobody saw end (its replica died or lost
+    /// its lease during the call) can no longer reach EC2: one more lease after the lease that
+    /// attempt took ran out. Before then, looking for its image may find nothing although the
+    /// call is still on its way. `None` when no such call can be in flight.
+    ///
+    /// The attempt was the job's last change (claims and deferrals leave `updated_at` alone),
+    /// so the attempt's time stays known however often the job is taken over.
+    pub fn earlier_call_settles_at(&self, lease: Duration) -> Option<DateTime<Utc>> {
+        (self.attempts > 0 && self.failure.is_none()).then(|| after(after(self.updated_at, lease), lease))
+    }
+
     /// QUEUED → QUEUED: an attempt to start the copy is about to be made. Recorded before the
     /// call, so that after a crash during it the job is known to have a copy whose outcome is
     /// unknown. Renews the lease until `lease_until`.

@@ -195,6 +195,14 @@ impl Engine {
             Checked::Ended(job) => return Ok((job, Started::Ended)),
             Checked::Later(job) => return Ok((job, Started::Waiting)),
         };
+        if let Some(settles) = job.earlier_call_settles_at(self.settings.lease)
+            && now() < settles
+        {
+            // The earlier attempt's call may still be on its way to EC2: look for its image
+            // once it can have landed, or a second copy could be made beside it.
+            self.store.defer_jobs(&[(job.id(), settles)], &self.owner).await?;
+            return Ok((job, Started::Waiting));
+        }
         if job.earlier_outcome_unknown() {
             match self.find_earlier_copy(&job, &*backend).await {
                 Ok(Some(image_id)) => {
@@ -214,8 +222,19 @@ impl Engine {
         self.call_copy_image(attempt, &*backend).await
     }
 
-    /// Calls CopyImage for a job whose attempt is recorded, and records EC2's answer.
+    /// Calls CopyImage for a job whose attempt is recorded, and records EC2's answer. The call
+    /// is made only while the attempt's lease still covers it: a commit that took most of the
+    /// lease (a stalled database link) would let another replica take the job over mid-call.
+    /// Such a job is left to whoever takes it next, who waits for this call's window to close
+    /// ([`Job::earlier_call_settles_at`]) and then looks for a copy before making one.
     async fn call_copy_image(&self, attempt: Job, backend: &dyn Ec2Backend) -> Result<(Job, Started), StoreError> {
+        let covered = attempt
+            .lease_expires_at()
+            .is_some_and(|until| after(now(), self.settings.lease.mul_f64(0.9)) <= until);
+        if !covered {
+            warn!(job_id = %attempt.id(), "the attempt's commit took most of its lease; the copy is left to the engine");
+            return Ok((attempt, Started::Waiting));
+        }
         let call = StartCopy {
             request: attempt.request().clone(),
             client_token: attempt.id().ec2_client_token(),

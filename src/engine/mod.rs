@@ -198,17 +198,6 @@ impl Engine {
         let Some(admission) = admission else {
             return Ok(job);
         };
-        // The lease was taken before the commit: a commit that took long (a database link that
-        // stalled) leaves too little of it to cover the CopyImage call, and another replica could
-        // take the job over and copy it again meanwhile. Then the call is left to the engine,
-        // which takes the job once the lease is out and looks for a copy before making one.
-        let fresh = job
-            .lease_expires_at()
-            .is_some_and(|until| after(self::now(), self.settings.lease.mul_f64(0.9)) <= until);
-        if !fresh {
-            warn!(job_id = %job.id(), "the job's commit took most of its lease; the engine will start the copy");
-            return Ok(job);
-        }
         let engine = Arc::clone(self);
         let accepted = job.clone();
         self.answer_after_copy(job, async move { engine.copy_admitted(accepted, admission).await })

@@ -1,6 +1,7 @@
 //! A copy whose outcome the engine never learned is found again by its AMI name and adopted, not
-//! started a second time. The simulator makes the copy and the answer is lost on the way back
-//! (a timeout, as the SDK reports it); the store is a real SQLite file.
+//! started a second time: when the answer is lost on the way back (a timeout, as the SDK reports
+//! it), and when the call is still on its way to EC2 after its replica's lease ran out and another
+//! replica takes the job over. The store is a real SQLite file.
 
 use std::{
     sync::{
@@ -23,17 +24,40 @@ use amicopy::{
 use amicopy_testing::presets;
 use async_trait::async_trait;
 
-/// EC2 that makes every copy but whose first CopyImage answer never arrives.
-struct FirstAnswerLost {
+/// What goes wrong with the first CopyImage call.
+enum FirstCall {
+    /// EC2 makes the copy but the answer never arrives.
+    AnswerLost,
+    /// The call takes this long to reach EC2 (then makes the copy and answers).
+    Slow(Duration),
+}
+
+/// EC2 that makes every copy, whose first CopyImage call goes wrong as `first` says.
+struct FirstCallGoesWrong {
     inner: Arc<Simulator>,
     copy_calls: AtomicU64,
+    first: FirstCall,
+}
+
+impl FirstCallGoesWrong {
+    fn new(inner: &Arc<Simulator>, first: FirstCall) -> Arc<Self> {
+        Arc::new(Self {
+            inner: Arc::clone(inner),
+            copy_calls: AtomicU64::new(0),
+            first,
+        })
+    }
 }
 
 #[async_trait]
-impl Ec2Backend for FirstAnswerLost {
+impl Ec2Backend for FirstCallGoesWrong {
     async fn copy_image(&self, copy: &StartCopy) -> Result<String, BackendError> {
+        let first = self.copy_calls.fetch_add(1, Ordering::SeqCst) == 0;
+        if let (true, FirstCall::Slow(delay)) = (first, &self.first) {
+            tokio::time::sleep(*delay).await;
+        }
         let answer = self.inner.copy_image(copy).await;
-        if self.copy_calls.fetch_add(1, Ordering::SeqCst) == 0 && answer.is_ok() {
+        if first && matches!(self.first, FirstCall::AnswerLost) && answer.is_ok() {
             return Err(BackendError::transport(BackendError::TIMEOUT, "no answer within 30s"));
         }
         answer
@@ -130,10 +154,7 @@ async fn a_copy_whose_answer_was_lost_is_adopted_by_name_not_made_twice() {
         .await
         .unwrap();
     let simulator = Arc::new(Simulator::new(presets::fast_sim()).unwrap());
-    let backend = Arc::new(FirstAnswerLost {
-        inner: Arc::clone(&simulator),
-        copy_calls: AtomicU64::new(0),
-    });
+    let backend = FirstCallGoesWrong::new(&simulator, FirstCall::AnswerLost);
     let engine = Engine::new(
         Arc::clone(&store),
         Arc::new(OwnAccountOnly(backend.clone())),
@@ -141,16 +162,7 @@ async fn a_copy_whose_answer_was_lost_is_adopted_by_name_not_made_twice() {
         presets::fast_engine(),
         "adoption-test",
     );
-    let input = CopyImageInput {
-        source_image_id: "ami-0a1b2c3d4e5f60001".to_owned(),
-        source_region: "us-east-1".to_owned(),
-        destination_region: "us-west-2".to_owned(),
-        name: "answer-lost".to_owned(),
-        ..Default::default()
-    };
-    let request = CopyRequest::parse(input, &Region::parse("us-east-1").unwrap()).unwrap();
-
-    let job = engine.submit("acme", request).await.unwrap();
+    let job = engine.submit("acme", copy_named("answer-lost")).await.unwrap();
     assert_eq!(
         job.state(),
         JobState::Queued,
@@ -191,6 +203,82 @@ async fn a_copy_whose_answer_was_lost_is_adopted_by_name_not_made_twice() {
     );
     assert_eq!(simulator.copies_started(), 1);
     let events = store.list_events(job.id(), 0, 100).await.unwrap();
+    assert!(
+        events.iter().any(|event| event.detail.contains("adopted")),
+        "{events:#?}"
+    );
+}
+
+/// A copy into us-west-2 named `name`.
+fn copy_named(name: &str) -> CopyRequest {
+    let input = CopyImageInput {
+        source_image_id: "ami-0a1b2c3d4e5f60001".to_owned(),
+        source_region: "us-east-1".to_owned(),
+        destination_region: "us-west-2".to_owned(),
+        name: name.to_owned(),
+        ..Default::default()
+    };
+    CopyRequest::parse(input, &Region::parse("us-east-1").unwrap()).unwrap()
+}
+
+// Replica A's CopyImage call takes 0.8 s to reach EC2 and its lease is 0.5 s: replica B takes the
+// job over while the call is still on its way. B must wait until such a call can have landed
+// (one lease after A's ran out) before looking for its image, or it finds none and copies again.
+#[tokio::test]
+async fn a_call_still_on_its_way_when_its_lease_runs_out_is_waited_for_not_made_twice() {
+    let data_dir = tempfile::tempdir().unwrap();
+    let store = store::connect(None, data_dir.path(), Duration::from_secs(5))
+        .await
+        .unwrap();
+    let simulator = Arc::new(Simulator::new(presets::fast_sim()).unwrap());
+    let backend = FirstCallGoesWrong::new(&simulator, FirstCall::Slow(Duration::from_millis(800)));
+    let settings = amicopy::engine::EngineSettings {
+        lease: Duration::from_millis(500),
+        ..presets::fast_engine()
+    };
+    let replica = |name: &str| {
+        Engine::new(
+            Arc::clone(&store),
+            Arc::new(OwnAccountOnly(backend.clone())),
+            EventHub::new(),
+            settings.clone(),
+            name,
+        )
+    };
+    let (a, b) = (replica("replica-a"), replica("replica-b"));
+
+    let submitted = tokio::spawn(async move { a.submit("acme", copy_named("slow-call")).await });
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    let adopted = loop {
+        b.tick().await.unwrap();
+        let jobs = store
+            .list_jobs(&store::ListQuery {
+                tenant: "acme".to_owned(),
+                page_size: 10,
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .jobs;
+        if let Some(job) = jobs.into_iter().find(|job| job.state() != JobState::Queued) {
+            break job;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "replica B never took the job over"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    submitted.await.unwrap().unwrap();
+
+    assert_eq!(adopted.state(), JobState::Copying);
+    assert_eq!(
+        backend.copy_calls.load(Ordering::SeqCst),
+        1,
+        "one CopyImage call in all"
+    );
+    assert_eq!(simulator.copies_started(), 1);
+    let events = store.list_events(adopted.id(), 0, 100).await.unwrap();
     assert!(
         events.iter().any(|event| event.detail.contains("adopted")),
         "{events:#?}"

@@ -357,6 +357,27 @@ fn an_unknown_outcome_is_only_assumed_after_an_attempt_not_proven_harmless() {
     assert!(!Job::restore(stored).earlier_outcome_unknown());
 }
 
+#[test]
+fn a_call_nobody_saw_end_may_land_until_one_lease_after_its_own_ran_out() {
+    let lease = std::time::Duration::from_secs(3);
+    let mut stored = job_in(JobState::Queued).to_stored();
+    stored.failure = None;
+    stored.updated_at = t0();
+    assert_eq!(
+        Job::restore(stored.clone()).earlier_call_settles_at(lease),
+        Some(t0() + chrono::Duration::seconds(6))
+    );
+    stored.failure = Some(Failure::new("RequestTimeout", "no answer"));
+    assert_eq!(
+        Job::restore(stored.clone()).earlier_call_settles_at(lease),
+        None,
+        "a call that answered, even with an error, is not in flight"
+    );
+    stored.failure = None;
+    stored.attempts = 0;
+    assert_eq!(Job::restore(stored).earlier_call_settles_at(lease), None);
+}
+
 /// A queued job whose request asks for every finishing step.
 fn finishing_request() -> CopyRequest {
     let input = CopyImageInput {
