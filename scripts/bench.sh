@@ -5,7 +5,9 @@
 #
 # Settings (environment): CONCURRENCY (16), DURATION (15 s per RPC scenario), STREAMS (10000
 # watch streams), HISTORY_JOBS (1000000 finished jobs for the history scenario),
-# PGHOST/PGPORT/PGUSER (127.0.0.1/5432/postgres, trust or PGPASSWORD),
+# PGHOST/PGPORT/PGUSER (127.0.0.1/5432/postgres, trust or PGPASSWORD), WATCH_REPLICA_FLAGS
+# (more amicopyd flags for the second replica of the other-replica watch, e.g.
+# "--watch-poll-seconds 3600" to see the tail with the watchers' fallback polling out of the way),
 # RESULTS (a directory to keep the summaries in; default a temp dir), CARGO_TARGET_DIR.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,6 +16,7 @@ concurrency=${CONCURRENCY:-16}
 duration=${DURATION:-15}
 streams=${STREAMS:-10000}
 history_jobs=${HISTORY_JOBS:-1000000}
+read -ra watch_replica_flags <<<"${WATCH_REPLICA_FLAGS:-}"
 export PGHOST=${PGHOST:-127.0.0.1} PGPORT=${PGPORT:-5432} PGUSER=${PGUSER:-postgres}
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/amicopy-target}
 results=${RESULTS:-$(mktemp -d)}
@@ -145,7 +148,7 @@ log "watch burst ($streams streams over 20 jobs, cancelled at once)"
 bench --scenario watch --label watch-burst --streams "$streams" --watch-jobs 20 --output "$results/watch-burst.json"
 log "watch on another replica ($streams streams; events written by the first, delivered by a second)"
 writer_addr=$addr writer_pid=$server_pid
-start_server watch-replica --sim-copy-seconds 36000 --track-page-size 0 "${raised[@]}"
+start_server watch-replica --sim-copy-seconds 36000 --track-page-size 0 "${raised[@]}" "${watch_replica_flags[@]}"
 reader_addr=$addr reader_pid=$server_pid
 "$bin/amicopy-bench" --addr "$reader_addr" --scenario grpc-floor --duration-seconds 1 --wait-ready-seconds 30 >/dev/null
 "$bin/amicopy-bench" --addr "$writer_addr" --watch-addr "$reader_addr" --scenario watch --label watch-other-replica \

@@ -4,9 +4,9 @@
 # (simulator, quotas out of the way, metrics on), drives SCENARIO (CopyImage paced at RATE
 # calls/s by default; get-job and list-jobs back to back over 2,000 jobs made first), and
 # meanwhile samples what the database's backends wait on (pg_stat_activity every 100 ms) and,
-# where perf works, CPU by process and amicopyd's hottest functions. Prints: the latency line,
-# the wait events, the store's own mean time per operation, CPU by process, amicopyd's functions
-# and the disk's fdatasync latency.
+# where perf works, CPU by command and process and amicopyd's hottest functions. Prints: the
+# latency line, the wait events, the store's own mean time per operation, CPU by command and by
+# process, amicopyd's functions and the disk's fdatasync latency.
 #
 # Settings (environment): SCENARIO (accept; or get-job, list-jobs, any amicopy-bench scenario
 # against a server), RATE (311 calls/s for accept, back to back otherwise; 0: back to back),
@@ -104,6 +104,9 @@ for op in sorted(counts, key=lambda op: -sums.get(op, 0)):
 '
 echo
 if [ -n "$perf_ok" ]; then
+  echo "## CPU by command (perf, all CPUs: every PostgreSQL backend counts as postgres)"
+  perf report -i "$work/perf.data" --no-children --sort comm --stdio 2>/dev/null | grep -E '^ +[0-9]' | head -n 6
+  echo
   echo "## CPU by process (perf, all CPUs)"
   perf report -i "$work/perf.data" --no-children --sort pid --stdio 2>/dev/null | grep -E '^ +[0-9]' | head -n 6
   echo
