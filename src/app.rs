@@ -263,6 +263,7 @@ impl App {
             shutdown.clone(),
         ));
         tasks.spawn(forward_change_feed(Arc::clone(&self.engine), shutdown.clone()));
+        tasks.spawn(Arc::clone(&self.engine).catch_up_watchers_every(self.watch_poll, shutdown.clone()));
         tasks.spawn(Arc::clone(&self.engine).run(shutdown.clone()));
         tasks.spawn(crate::metrics::refresh_job_gauges(
             self.metrics.clone(),
@@ -319,14 +320,9 @@ impl App {
                 poll: self.watch_poll,
             }));
         }
-        let api = ImageCopyApi::new(
-            Arc::clone(&self.engine),
-            self.default_region.clone(),
-            shutdown.clone(),
-            self.watch_poll,
-        )
-        .with_watch_slots(Arc::clone(&watch_slots))
-        .with_policy(Arc::clone(&self.auth.policy));
+        let api = ImageCopyApi::new(Arc::clone(&self.engine), self.default_region.clone(), shutdown.clone())
+            .with_watch_slots(Arc::clone(&watch_slots))
+            .with_policy(Arc::clone(&self.auth.policy));
         let distributions = DistributionApi::new(Arc::clone(&self.engine), shutdown.clone(), self.watch_poll)
             .with_watch_slots(watch_slots)
             .with_policy(Arc::clone(&self.auth.policy));
@@ -475,8 +471,11 @@ async fn forward_change_feed(engine: Arc<Engine>, shutdown: CancellationToken) {
                     () = shutdown.cancelled() => return,
                     item = feed.next() => match item {
                         Some(Ok(Announcement::Job(job, sequence))) => {
-                            let engine = Arc::clone(&engine);
-                            tokio::spawn(async move { engine.relay_announced_events(job, sequence).await });
+                            // Most announcements are of jobs nobody here watches: no task for those.
+                            if engine.hub().newest_known(job).is_some_and(|known| sequence > known) {
+                                let engine = Arc::clone(&engine);
+                                tokio::spawn(async move { engine.relay_announced_events(job, sequence).await });
+                            }
                         }
                         Some(Ok(Announcement::Distribution(distribution, sequence))) => {
                             engine.hub().publish_distribution(distribution, sequence)

@@ -49,8 +49,9 @@ pub struct Config {
     #[arg(long, env = "AMICOPY_BACKEND", value_enum, default_value_t = BackendKind::Sim)]
     pub backend: BackendKind,
 
-    /// Seconds between store reads of an idle WatchCopyJob stream, as a safety net for missed
-    /// notifications.
+    /// Seconds between this replica's looks for events its watchers may have missed (a lost
+    /// notification): one store query for every watched job, and a store read per idle
+    /// distribution watch or web-view page.
     #[arg(value_name = "SECONDS", long = "watch-poll-seconds", env = "AMICOPY_WATCH_POLL_SECONDS", default_value = "5", value_parser = flags::positive_seconds, allow_negative_numbers = true)]
     pub watch_poll: Duration,
 

@@ -2,7 +2,7 @@
 //! engine answers into messages. Errors become statuses in [`error`] only. ImageCopyService is
 //! here; DistributionService is in [`distributions`].
 
-use std::{sync::Arc, time::Duration};
+use std::sync::Arc;
 
 use tokio_util::sync::CancellationToken;
 use tonic::{Request, Response, Status};
@@ -37,21 +37,19 @@ pub struct ImageCopyApi {
     engine: Arc<Engine>,
     default_region: Region,
     shutdown: CancellationToken,
-    watch_poll: Duration,
     watch_slots: Arc<limits::WatchSlots>,
     policy: Arc<Policy>,
 }
 
 impl ImageCopyApi {
     /// Handlers over `engine`. Copies go to `default_region` unless a request names another;
-    /// watch streams end when `shutdown` is cancelled and re-read the store at least every
-    /// `watch_poll` even without notifications.
-    pub fn new(engine: Arc<Engine>, default_region: Region, shutdown: CancellationToken, watch_poll: Duration) -> Self {
+    /// watch streams end when `shutdown` is cancelled (events a stream's replica missed reach it
+    /// through [`Engine::catch_up_watchers`]).
+    pub fn new(engine: Arc<Engine>, default_region: Region, shutdown: CancellationToken) -> Self {
         Self {
             engine,
             default_region,
             shutdown,
-            watch_poll,
             watch_slots: limits::WatchSlots::new(0, Default::default()),
             policy: Arc::new(Policy::allow_all()),
         }
@@ -223,7 +221,6 @@ impl ImageCopyService for ImageCopyApi {
             id,
             request.after_sequence,
             self.shutdown.clone(),
-            self.watch_poll,
         );
         Ok(Response::new(stream))
     }

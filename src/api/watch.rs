@@ -7,7 +7,7 @@
 //! other watchers and is caught up from `job_events` rather than dropped, a watcher on any
 //! replica sees events written by any other, and many watchers of one job cost no store reads.
 
-use std::{sync::Arc, time::Duration};
+use std::sync::Arc;
 
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
@@ -25,9 +25,11 @@ const STREAM_BUFFER: usize = 16;
 /// The stream type WatchCopyJob answers with.
 pub type WatchStream = ReceiverStream<Result<proto::WatchCopyJobResponse, Status>>;
 
-/// Starts streaming the events of `job` (which the caller may see) that follow `after_sequence`. The stream ends after the
-/// terminal event, with UNAVAILABLE when the server shuts down, and silently when the client
-/// goes away. `poll` bounds how long a missed notification can delay an event. `slot` is held
+/// Starts streaming the events of `job` (which the caller may see) that follow `after_sequence`.
+/// The stream ends after the terminal event, with UNAVAILABLE when the server shuts down, and
+/// silently when the client goes away. It reads the store only for the history and when the hub
+/// does not hold every new event: a missed notification is the replica's to catch up
+/// ([`Engine::catch_up_watchers`]), once for all watchers, not each stream's. `slot` is held
 /// until the stream ends.
 pub fn watch_job(
     engine: Arc<Engine>,
@@ -35,7 +37,6 @@ pub fn watch_job(
     job: JobId,
     after_sequence: u64,
     shutdown: CancellationToken,
-    poll: Duration,
 ) -> WatchStream {
     let (sender, receiver) = mpsc::channel(STREAM_BUFFER);
     // Subscribe before the first read so no event can slip between history and live.
@@ -76,7 +77,6 @@ pub fn watch_job(
             }
             tokio::select! {
                 () = subscription.changed() => woken = true,
-                () = tokio::time::sleep(poll) => woken = false,
                 () = sender.closed() => return,
                 () = shutdown.cancelled() => {
                     let status = Status::unavailable("the server is shutting down; call WatchCopyJob again to resume");

@@ -148,10 +148,8 @@ impl Engine {
     }
 }
 
-/// Whether a request needs checks that ask EC2: it copies into another account, or names a KMS
-/// key.
-/// Whether a copy needs checks against EC2 before its first attempt (another account, or a
-/// KMS key to check).
+/// Whether a request needs checks that ask EC2 before its first attempt: it copies into another
+/// account, or names a KMS key.
 pub(super) fn needs_checks(request: &CopyRequest) -> bool {
     request.destination_account.is_some() || (request.encrypted == Some(true) && request.kms_key_id.is_some())
 }

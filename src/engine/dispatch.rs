@@ -16,7 +16,7 @@ use super::{
 };
 use crate::{
     backend::{BackendError, Ec2Backend, ImageState, StartCopy},
-    domain::{AttemptFailure, Change, Job, JobId, JobState, Refused, Region, RetryPlan, codes},
+    domain::{AttemptFailure, Change, Job, JobId, JobState, Refused, RetryPlan, codes},
     store::{Claim, StoreError},
 };
 
@@ -60,9 +60,8 @@ impl Engine {
     /// was just created holding the inline lease. Starts it if the Region's limits allow,
     /// else leaves it queued for the engine.
     pub(super) async fn dispatch_inline(&self, job: Job) -> Result<Job, EngineError> {
-        let place = Place::of(&job);
-        self.know_in_progress(&place).await?;
-        match self.limits.try_admit(&place) {
+        self.count_copies_once().await?;
+        match self.limits.try_admit(&Place::of(&job)) {
             Ok(admission) => {
                 let outcome = self.start(job).await;
                 drop(admission);
@@ -84,17 +83,10 @@ impl Engine {
         }
     }
 
-    /// Makes sure the Region's limits know how many copies `place` has in progress, asking the
-    /// store the first time a place is seen (every tick refreshes all known places after that).
-    pub(super) async fn know_in_progress(&self, place: &Place) -> Result<(), StoreError> {
-        if !self.limits.knows(place) {
-            let states = [JobState::Copying, JobState::Cancelling];
-            let count = self
-                .store
-                .count_jobs(place.account.as_ref(), place.region.as_str(), &states)
-                .await?;
-            self.limits.seed(place, count);
-        }
+    /// Reads the counts of copies in progress for the Region limits if no tick has yet: a call
+    /// that comes before the first tick admits against them too.
+    pub(super) async fn count_copies_once(&self) -> Result<(), StoreError> {
+        self.counted_once.get_or_try_init(|| self.refresh_in_progress()).await?;
         Ok(())
     }
 
@@ -102,24 +94,19 @@ impl Engine {
     /// per tick, whatever the number of places.
     pub(super) async fn refresh_in_progress(&self) -> Result<(), StoreError> {
         let mark = self.limits.mark();
-        let counts = self.store.count_in_progress().await?;
-        let mut stored = HashMap::new();
-        for count in counts {
-            match Region::parse(&count.destination_region) {
-                Ok(region) => {
-                    stored.insert(
-                        Place {
-                            account: count.account,
-                            region,
-                        },
-                        count.count,
-                    );
-                }
-                Err(error) => {
-                    warn!(region = %count.destination_region, error = %error.description, "stored job with an unknown Region")
-                }
-            }
-        }
+        let stored: HashMap<Place, u64> = self
+            .store
+            .count_in_progress()
+            .await?
+            .into_iter()
+            .map(|count| {
+                let place = Place {
+                    account: count.account,
+                    region: count.destination_region,
+                };
+                (place, count.count)
+            })
+            .collect();
         self.limits.refreshed(mark, &stored);
         Ok(())
     }
@@ -145,7 +132,6 @@ impl Engine {
         let mut report = TickReport::default();
         let mut admitted = Vec::new();
         for (place, jobs) in by_place {
-            self.know_in_progress(&place).await?;
             for job in jobs {
                 match self.limits.try_admit(&place) {
                     Ok(admission) => admitted.push((job, admission)),

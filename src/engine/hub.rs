@@ -123,6 +123,11 @@ impl EventHub {
         self.lock().len()
     }
 
+    /// The jobs being watched right now.
+    pub fn watched_job_ids(&self) -> Vec<JobId> {
+        self.lock().keys().copied().collect()
+    }
+
     fn lock(&self) -> MutexGuard<'_, HashMap<JobId, watch::Sender<Feed>>> {
         // The map stays consistent even if a holder panicked: every operation is a single insert,
         // lookup or remove.

@@ -97,8 +97,8 @@ pub(super) struct RegionLimits {
 /// One place's rate bucket and copy count.
 struct PlaceLimits {
     bucket: TokenBucket,
-    /// Copies in progress at the last refresh; `None` until the place's count is known.
-    stored: Option<u64>,
+    /// Copies in progress at the last refresh (none for a place it did not name).
+    stored: u64,
     /// Copies admitted since the last refresh's snapshot (and those still in their CopyImage
     /// call when it was taken): in progress for all this replica knows.
     admitted_since: u64,
@@ -145,39 +145,28 @@ impl RegionLimits {
     fn place_mut<'a>(&self, places: &'a mut HashMap<Place, PlaceLimits>, place: &Place) -> &'a mut PlaceLimits {
         places.entry(place.clone()).or_insert_with(|| PlaceLimits {
             bucket: TokenBucket::new(self.burst, self.refill_per_second),
-            stored: None,
+            stored: 0,
             admitted_since: 0,
             admitted_total: 0,
             in_call: 0,
         })
     }
 
-    /// Whether `place`'s count of copies in progress is known (else [`seed`](Self::seed) it).
-    pub(super) fn knows(&self, place: &Place) -> bool {
-        self.lock().get(place).is_some_and(|limits| limits.stored.is_some())
-    }
-
-    /// Makes `stored` the count of a place that had none yet (a refresh that came first wins).
-    pub(super) fn seed(&self, place: &Place, stored: u64) {
-        let mut places = self.lock();
-        let limits = self.place_mut(&mut places, place);
-        limits.stored.get_or_insert(stored);
-    }
-
-    /// Copies in progress in `place` for all this replica knows; `None` before it is known.
+    /// Copies in progress in `place` for all this replica knows; `None` for a place it has not
+    /// seen.
     #[cfg(test)]
     pub(super) fn in_progress(&self, place: &Place) -> Option<u64> {
         let places = self.lock();
         let limits = places.get(place)?;
-        Some(limits.stored? + limits.admitted_since)
+        Some(limits.stored + limits.admitted_since)
     }
 
     /// Admits one more CopyImage call into `place`, or says how long to wait before trying
-    /// again. A place whose count is not known yet counts as empty: seed it first.
+    /// again. Counts are as of the last refresh: before the first, every place counts as empty.
     pub(super) fn try_admit(&self, place: &Place) -> Result<Admission, Duration> {
         let mut places = self.lock();
         let limits = self.place_mut(&mut places, place);
-        if limits.stored.unwrap_or(0) + limits.admitted_since >= self.max_in_progress {
+        if limits.stored + limits.admitted_since >= self.max_in_progress {
             return Err(self.recheck);
         }
         limits.bucket.try_take(Instant::now())?;
@@ -206,15 +195,12 @@ impl RegionLimits {
     /// until the next refresh, never missed.
     pub(super) fn refreshed(&self, mark: RefreshMark, stored: &HashMap<Place, u64>) {
         let mut places = self.lock();
-        for (place, &count) in stored {
-            let limits = self.place_mut(&mut places, place);
-            limits.stored = Some(count);
+        for place in stored.keys() {
+            self.place_mut(&mut places, place);
         }
         for (place, limits) in places.iter_mut() {
             let (total_at_mark, in_call_at_mark) = mark.0.get(place).copied().unwrap_or((0, 0));
-            if !stored.contains_key(place) {
-                limits.stored = Some(0);
-            }
+            limits.stored = stored.get(place).copied().unwrap_or(0);
             limits.admitted_since = limits.admitted_total.saturating_sub(total_at_mark) + in_call_at_mark;
         }
     }
@@ -275,9 +261,9 @@ mod tests {
     async fn a_region_at_its_concurrency_cap_admits_nothing_until_a_refresh_frees_room() {
         let limits = limits(100, 3);
         let east = place(None, "us-east-1");
-        assert!(!limits.knows(&east));
-        limits.seed(&east, 1);
-        assert!(limits.knows(&east));
+        assert_eq!(limits.in_progress(&east), None);
+        limits.refreshed(limits.mark(), &HashMap::from([(east.clone(), 1)]));
+        assert_eq!(limits.in_progress(&east), Some(1));
         let admitted: Vec<_> = (0..2).map(|_| limits.try_admit(&east).unwrap()).collect();
         assert_eq!(limits.in_progress(&east), Some(3));
         assert!(limits.try_admit(&east).is_err(), "1 stored + 2 admitted is the cap");
@@ -298,7 +284,7 @@ mod tests {
         let limits = limits(100, 10);
         let east = place(None, "us-east-1");
         let west = place(None, "us-west-2");
-        limits.seed(&east, 0);
+        limits.refreshed(limits.mark(), &HashMap::from([(east.clone(), 0)]));
         let answered = limits.try_admit(&east).unwrap();
         let in_call = limits.try_admit(&east).unwrap();
         drop(answered);

@@ -48,6 +48,9 @@ pub use settings::EngineSettings;
 use hub::EventHub;
 use limits::{Place, RegionLimits};
 
+/// Watched jobs looked up per store query when looking for events watchers missed.
+pub const WATCHED_JOBS_PER_QUERY: usize = 1000;
+
 /// Why an engine operation could not be done.
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
@@ -97,6 +100,16 @@ impl TickReport {
     }
 }
 
+/// How a new job's copy is started inside the CopyImage call that creates it.
+enum InlineStart {
+    /// The Region admitted it; the attempt is recorded in the job's first commit.
+    Admitted(limits::Admission),
+    /// It needs checks against EC2 first; the Region's limits are asked after them.
+    AfterChecks,
+    /// The Region is at its limits: the engine's tick starts it.
+    Later,
+}
+
 /// Carries jobs from QUEUED to a terminal state. Cheap to share: hold it in an `Arc`.
 pub struct Engine {
     store: Arc<dyn JobStore>,
@@ -109,6 +122,8 @@ pub struct Engine {
     /// background ticks of this replica leave that job alone until the call is done with it.
     inline_owner: String,
     limits: RegionLimits,
+    /// Set once the Region limits hold the store's counts (by the first tick or call).
+    counted_once: tokio::sync::OnceCell<()>,
     tracking_backoff: limits::TrackingBackoff,
     wake: Notify,
 }
@@ -125,6 +140,7 @@ impl Engine {
     ) -> Arc<Self> {
         Arc::new(Self {
             limits: RegionLimits::new(&settings),
+            counted_once: tokio::sync::OnceCell::new(),
             tracking_backoff: limits::TrackingBackoff::default(),
             store,
             backends,
@@ -171,45 +187,24 @@ impl Engine {
     /// attempt recorded (the Region's limits are counted in memory, so admitting it costs no
     /// query), then EC2's answer.
     pub async fn submit(self: &Arc<Self>, tenant: &str, request: CopyRequest) -> Result<Job, EngineError> {
-        if checks::needs_checks(&request) {
-            return self.submit_checked(tenant, request).await;
-        }
-        let place = Place::of_request(&request);
-        self.know_in_progress(&place).await?;
         let now = now();
-        let (accepted, admission) = match self.limits.try_admit(&place) {
-            Ok(admission) => {
-                let lease = (self.inline_owner.clone(), self.lease_until(now));
-                (
+        let lease = (self.inline_owner.clone(), self.lease_until(now));
+        let (accepted, start) = if checks::needs_checks(&request) {
+            let accepted = Job::accept(JobId::new(), tenant, request, now, Some(lease));
+            (accepted, InlineStart::AfterChecks)
+        } else {
+            self.count_copies_once().await?;
+            match self.limits.try_admit(&Place::of_request(&request)) {
+                Ok(admission) => (
                     Job::accept_starting(JobId::new(), tenant, request, now, lease),
-                    Some(admission),
-                )
+                    InlineStart::Admitted(admission),
+                ),
+                Err(wait) => (
+                    Job::accept_waiting(JobId::new(), tenant, request, now, after(now, wait)),
+                    InlineStart::Later,
+                ),
             }
-            Err(wait) => (
-                Job::accept_waiting(JobId::new(), tenant, request, now, after(now, wait)),
-                None,
-            ),
         };
-        let job = match self.store.create_job(&accepted).await? {
-            Created::Existing(job) => return Ok(job),
-            Created::New(job) => job,
-        };
-        info!(job_id = %job.id(), region = %job.request().destination_region, "job accepted");
-        let Some(admission) = admission else {
-            return Ok(job);
-        };
-        let engine = Arc::clone(self);
-        let accepted = job.clone();
-        self.answer_after_copy(job, async move { engine.copy_admitted(accepted, admission).await })
-            .await
-    }
-
-    /// [`submit`](Self::submit) for a copy that needs checks against EC2 first: the job is
-    /// recorded leased to this call, then checked and started as the engine's tick would.
-    async fn submit_checked(self: &Arc<Self>, tenant: &str, request: CopyRequest) -> Result<Job, EngineError> {
-        let now = now();
-        let lease = Some((self.inline_owner.clone(), self.lease_until(now)));
-        let accepted = Job::accept(JobId::new(), tenant, request, now, lease);
         let job = match self.store.create_job(&accepted).await? {
             Created::Existing(job) => return Ok(job),
             Created::New(job) => job,
@@ -217,8 +212,17 @@ impl Engine {
         info!(job_id = %job.id(), region = %job.request().destination_region, "job accepted");
         let engine = Arc::clone(self);
         let accepted = job.clone();
-        self.answer_after_copy(job, async move { engine.dispatch_inline(accepted).await })
-            .await
+        match start {
+            InlineStart::Later => Ok(job),
+            InlineStart::Admitted(admission) => {
+                self.answer_after_copy(job, async move { engine.copy_admitted(accepted, admission).await })
+                    .await
+            }
+            InlineStart::AfterChecks => {
+                self.answer_after_copy(job, async move { engine.dispatch_inline(accepted).await })
+                    .await
+            }
+        }
     }
 
     /// Runs `copy` (the start of `job`'s copy) in its own task, so that a caller who hangs up
@@ -325,10 +329,45 @@ impl Engine {
         }
     }
 
+    /// The watchers' safety net against a lost notification: compares, for every job watched on
+    /// this replica, the newest event in the store with the newest this replica knows of, and
+    /// hands the watchers of each job that is behind its missing events as an announcement
+    /// would. One store query per [`WATCHED_JOBS_PER_QUERY`] watched jobs, however many
+    /// watchers each has. Returns how many jobs were behind.
+    pub async fn catch_up_watchers(&self) -> Result<usize, EngineError> {
+        let mut behind = 0;
+        for jobs in self.hub.watched_job_ids().chunks(WATCHED_JOBS_PER_QUERY) {
+            for (job, newest) in self.store.newest_event_sequences(jobs).await? {
+                if self.hub.newest_known(job).is_some_and(|known| newest > known) {
+                    behind += 1;
+                    self.relay_announced_events(job, newest).await;
+                }
+            }
+        }
+        Ok(behind)
+    }
+
+    /// Runs [`catch_up_watchers`](Self::catch_up_watchers) every `period` until `shutdown`.
+    pub async fn catch_up_watchers_every(self: Arc<Self>, period: Duration, shutdown: CancellationToken) {
+        loop {
+            tokio::select! {
+                () = shutdown.cancelled() => return,
+                () = tokio::time::sleep(period) => {}
+            }
+            match self.catch_up_watchers().await {
+                Ok(0) => {}
+                Ok(behind) => debug!(behind, "watched jobs caught up from the store"),
+                Err(error) => debug!(%error, "cannot look for missed events; will look again"),
+            }
+        }
+    }
+
     /// One pass of background work: start what may start, track what runs, stop what was
     /// cancelled.
     pub async fn tick(&self) -> Result<TickReport, EngineError> {
         self.refresh_in_progress().await?;
+        // Calls after the first tick admit against the counts it read: no query of their own.
+        let _ = self.counted_once.set(());
         let mut report = self.dispatch_due().await?;
         report.add(self.track_due().await?);
         self.wind_down_due().await?;

@@ -76,6 +76,11 @@ impl JobStore for MeteredStore {
             .await
     }
 
+    async fn newest_event_sequences(&self, jobs: &[JobId]) -> Result<Vec<(JobId, u64)>, StoreError> {
+        self.timed("newest_event_sequences", self.inner.newest_event_sequences(jobs))
+            .await
+    }
+
     async fn defer_jobs(&self, deferrals: &[(JobId, DateTime<Utc>)], owner: &str) -> Result<u64, StoreError> {
         self.timed("defer_jobs", self.inner.defer_jobs(deferrals, owner)).await
     }

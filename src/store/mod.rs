@@ -18,7 +18,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use futures::stream::BoxStream;
 
-use crate::domain::{AccountId, Change, DistributionId, Job, JobEvent, JobId, JobState};
+use crate::domain::{AccountId, Change, DistributionId, Job, JobEvent, JobId, JobState, Region};
 
 mod connect;
 mod distributions;
@@ -236,7 +236,7 @@ pub struct InProgressCount {
     /// The destination account (`None`: the service's own).
     pub account: Option<AccountId>,
     /// The destination Region.
-    pub destination_region: String,
+    pub destination_region: Region,
     /// How many copies.
     pub count: u64,
 }
@@ -293,6 +293,10 @@ pub trait JobStore: DistributionStore {
     /// Events of a job with a sequence greater than `after`, in order, at most `limit`; none for
     /// a job that does not exist.
     async fn list_events(&self, id: JobId, after: u64, limit: u32) -> Result<Vec<JobEvent>, StoreError>;
+
+    /// The newest event sequence of each of `jobs` that exists, in one query however many are
+    /// named: how a replica looks for events its watchers may have missed.
+    async fn newest_event_sequences(&self, jobs: &[JobId]) -> Result<Vec<(JobId, u64)>, StoreError>;
 
     /// Puts off each job `owner` holds until its own time and releases their leases, in one
     /// statement: how the tracker moves past copies it has just looked at (each due again when

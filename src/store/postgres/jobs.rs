@@ -290,7 +290,8 @@ pub(super) async fn count_in_progress(pool: &PgPool) -> Result<Vec<InProgressCou
                     .map(AccountId::try_from)
                     .transpose()
                     .map_err(|e| corrupt("destination_account_id", e))?,
-                destination_region,
+                destination_region: Region::try_from(destination_region)
+                    .map_err(|e| corrupt("destination_region", e))?,
                 count: u64::try_from(count).unwrap_or_default(),
             })
         })
@@ -344,6 +345,25 @@ pub(super) async fn events(pool: &PgPool, id: JobId, after: u64, limit: u32) -> 
     .fetch_all(pool)
     .await?;
     Ok(rows.into_iter().map(|EventRow(event)| event).collect())
+}
+
+/// The newest event sequence of each named job that has events: one backward probe of
+/// `job_events`' key per job.
+pub(super) async fn newest_event_sequences(pool: &PgPool, jobs: &[JobId]) -> Result<Vec<(JobId, u64)>, sqlx::Error> {
+    let ids: Vec<Uuid> = jobs.iter().map(JobId::as_uuid).collect();
+    let rows: Vec<(Uuid, i64)> = sqlx::query_as(
+        "SELECT watched.id, newest.sequence
+         FROM unnest($1::uuid[]) AS watched (id)
+         CROSS JOIN LATERAL (SELECT sequence FROM job_events
+                             WHERE job_id = watched.id ORDER BY sequence DESC LIMIT 1) AS newest",
+    )
+    .bind(ids)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, sequence)| (JobId::from(id), u64::try_from(sequence).unwrap_or_default()))
+        .collect())
 }
 
 /// `time` cut to the microseconds PostgreSQL keeps (it would round them), so what is written

@@ -228,6 +228,15 @@ impl JobStore for PgStore {
             .map_err(StoreError::from_sqlx)
     }
 
+    async fn newest_event_sequences(&self, jobs: &[JobId]) -> Result<Vec<(JobId, u64)>, StoreError> {
+        if jobs.is_empty() {
+            return Ok(Vec::new());
+        }
+        jobs::newest_event_sequences(&self.pool, jobs)
+            .await
+            .map_err(StoreError::from_sqlx)
+    }
+
     async fn defer_jobs(&self, deferrals: &[(JobId, DateTime<Utc>)], owner: &str) -> Result<u64, StoreError> {
         if deferrals.is_empty() {
             return Ok(0);

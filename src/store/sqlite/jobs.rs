@@ -294,7 +294,8 @@ pub(super) async fn count_in_progress(pool: &SqlitePool) -> Result<Vec<InProgres
                     .map(AccountId::try_from)
                     .transpose()
                     .map_err(|e| corrupt("destination_account_id", e))?,
-                destination_region,
+                destination_region: Region::try_from(destination_region)
+                    .map_err(|e| corrupt("destination_region", e))?,
                 count: u64::try_from(count).unwrap_or_default(),
             })
         })
@@ -348,6 +349,29 @@ pub(super) async fn events(pool: &SqlitePool, id: JobId, after: u64, limit: u32)
     .fetch_all(pool)
     .await?;
     Ok(rows.into_iter().map(|EventRow(event)| event).collect())
+}
+
+/// The newest event sequence of each named job that has events: one probe of `job_events`' key
+/// per job.
+pub(super) async fn newest_event_sequences(
+    pool: &SqlitePool,
+    jobs: &[JobId],
+) -> Result<Vec<(JobId, u64)>, sqlx::Error> {
+    let ids: Vec<String> = jobs.iter().map(JobId::to_string).collect();
+    let rows: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT watched.value, max(job_events.sequence)
+         FROM json_each($1) AS watched JOIN job_events ON job_events.job_id = watched.value
+         GROUP BY watched.value",
+    )
+    .bind(serde_json::Value::from(ids).to_string())
+    .fetch_all(pool)
+    .await?;
+    rows.into_iter()
+        .map(|(id, sequence)| {
+            let job = id.parse().map_err(|e| corrupt("job_id", e))?;
+            Ok((job, u64::try_from(sequence).unwrap_or_default()))
+        })
+        .collect()
 }
 
 /// A time as stored: microseconds since the Unix epoch.

@@ -142,6 +142,61 @@ async fn many_watchers_of_one_job_are_fed_without_a_store_read_per_event() {
     storage.cleanup().await;
 }
 
+// The safety net for lost notifications is one query per poll for every watched job, not a read
+// per stream: 40 idle streams over 4 jobs, polled every 0.2 s for 2 s, cost about ten queries
+// (per stream it would be 400 reads).
+#[tokio::test]
+async fn idle_watchers_cost_one_store_query_per_poll_not_one_read_per_stream() {
+    const JOBS: usize = 4;
+    const WATCHERS_PER_JOB: usize = 10;
+    let (mut server, storage) = start(
+        Database::Sqlite,
+        &[
+            "--metrics-listen",
+            "127.0.0.1:0",
+            "--sim-copy-seconds",
+            "600",
+            "--watch-poll-seconds",
+            "0.2",
+        ],
+    )
+    .await;
+    let metrics = server.metrics_addr.expect("a metrics listener");
+    let mut streams = Vec::new();
+    for job in 0..JOBS {
+        let job_id = server.copy(copy_request(&format!("idle {job}"))).await.unwrap().job_id;
+        for _ in 0..WATCHERS_PER_JOB {
+            let request = amicopy::proto::WatchCopyJobRequest {
+                job_id: job_id.clone(),
+                after_sequence: 0,
+            };
+            let mut stream = server.client.watch_copy_job(request).await.unwrap().into_inner();
+            stream.next().await.expect("the history's first event").unwrap();
+            streams.push(stream);
+        }
+    }
+    let count = |scrape: &str, operation: &str| {
+        value(
+            scrape,
+            &format!(r#"amicopy_store_duration_seconds_count{{operation="{operation}"}}"#),
+        )
+        .unwrap_or(0.0)
+    };
+    let before = scrape(metrics).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let after = scrape(metrics).await;
+    let polls = count(&after, "newest_event_sequences") - count(&before, "newest_event_sequences");
+    let reads = count(&after, "list_events") - count(&before, "list_events");
+    assert!(
+        (3.0..=20.0).contains(&polls),
+        "{polls} polling queries in 2 s at one per 0.2 s"
+    );
+    assert!(reads < 10.0, "{reads} event reads by {} idle streams", streams.len());
+    drop(streams);
+    server.stop().await;
+    storage.cleanup().await;
+}
+
 // Events another replica writes reach this replica's watchers through NOTIFY; the replica reads
 // each announced event once for all its watchers of the job, not once per watcher.
 #[tokio::test]

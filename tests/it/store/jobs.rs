@@ -15,7 +15,34 @@ crate::on_both!(store:
     list_filters_by_state_and_regions,
     pages_stay_stable_when_jobs_are_inserted_between_them,
     a_page_token_resumes_after_its_position_and_garbage_is_invalid,
+    the_newest_event_of_many_jobs_is_read_at_once,
 );
+
+async fn the_newest_event_of_many_jobs_is_read_at_once(h: &Harness) {
+    assert!(h.store.newest_event_sequences(&[]).await.unwrap().is_empty());
+    let quiet = create(&*h.store, new_job("acme", request("quiet", None), now())).await;
+    let moved = create(&*h.store, new_job("globex", request("moved", None), now())).await;
+    let started = edited(&moved, |j| {
+        j.state = JobState::Copying;
+        j.image_id = Some("ami-0123456789abcdef0".to_owned());
+    });
+    let started = h.store.update_job(&started, Some("copy started")).await.unwrap();
+    let progressed = edited(&started, |j| j.progress_percent = Some(40));
+    h.store.update_job(&progressed, Some("40%")).await.unwrap();
+    let unknown = JobId::new();
+
+    let mut newest = h
+        .store
+        .newest_event_sequences(&[moved.id(), unknown, quiet.id()])
+        .await
+        .unwrap();
+    newest.sort_by_key(|&(_, sequence)| sequence);
+    assert_eq!(
+        newest,
+        vec![(quiet.id(), 1), (moved.id(), 3)],
+        "each job's last event, across tenants; none for a job that does not exist"
+    );
+}
 
 async fn a_created_job_is_queued_with_its_first_event(h: &Harness) {
     let now = now();
