@@ -8,7 +8,9 @@
 # PGHOST/PGPORT/PGUSER (127.0.0.1/5432/postgres, trust or PGPASSWORD), WATCH_REPLICA_FLAGS
 # (more amicopyd flags for the second replica of the other-replica watch, e.g.
 # "--watch-poll-seconds 3600" to see the tail with the watchers' fallback polling out of the way),
-# RESULTS (a directory to keep the summaries in; default a temp dir), CARGO_TARGET_DIR.
+# PARTS (which parts to run, of "unary pgbench watch tracking polling history burst", all by
+# default; the table marks what was not run as missing), RESULTS (a directory to keep the
+# summaries in; default a temp dir), CARGO_TARGET_DIR.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -17,6 +19,8 @@ duration=${DURATION:-15}
 streams=${STREAMS:-10000}
 history_jobs=${HISTORY_JOBS:-1000000}
 read -ra watch_replica_flags <<<"${WATCH_REPLICA_FLAGS:-}"
+parts=" ${PARTS:-unary pgbench watch tracking polling history burst} "
+part() { [[ $parts == *" $1 "* ]]; }
 export PGHOST=${PGHOST:-127.0.0.1} PGPORT=${PGPORT:-5432} PGUSER=${PGUSER:-postgres}
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/amicopy-target}
 results=${RESULTS:-$(mktemp -d)}
@@ -87,34 +91,36 @@ raised=(--max-concurrent-copies 10000000 --copy-burst 10000000 --copy-refill-per
   --tenant-requests-per-second 0 --max-watch-streams-per-tenant 0 --max-concurrent-requests 100000)
 quota_note="server quotas raised out of the way (amicopy and simulator CopyImage burst/refill, concurrent copies, describe and deregister buckets; per-tenant request rate, watch-stream cap and concurrency limit off); simulator at --sim-time-factor 60, a copy takes 0.5 s, so copies finish during the run"
 
-log "amicopyd for the unary scenarios"
-start_server unary --sim-time-factor 60 --sim-copy-seconds 30 --tick-seconds 0.1 --track-min-interval-seconds 0.1 "${raised[@]}"
-bench --scenario grpc-floor --duration-seconds 2 --wait-ready-seconds 30 >/dev/null # warm-up
-log "grpc-floor"
-bench --scenario grpc-floor --duration-seconds "$duration" --output "$results/grpc-floor.json"
-log "accept (peak)"
-bench --scenario accept --duration-seconds "$duration" --note "$quota_note" --output "$results/accept.json"
-peak=$(sed -n 's/^ *"throughput": *\([0-9.]*\).*/\1/p' "$results/accept.json")
-half=$(awk -v p="$peak" 'BEGIN { printf "%.0f", p / 2 }')
-log "accept at half the peak rate ($half/s)"
-bench --scenario accept --label accept-half --rate "$half" --duration-seconds "$duration" --note "$quota_note" \
-  --output "$results/accept-half.json"
-log "retries"
-bench --scenario retries --duration-seconds "$duration" --output "$results/retries.json"
-# The reads run on the statistics autovacuum keeps in steady state: a table created a minute ago
-# and never analyzed has the planner read a tenant's whole history and sort it for every page
-# (bitmap scan + top-N sort; BENCHMARKS.md shows the profile).
-psql -qd "$db" -c "ANALYZE"
-log "reads"
-bench --scenario reads --duration-seconds "$duration" --output "$results/reads.json"
-log "get-job"
-bench --scenario get-job --duration-seconds "$duration" --output "$results/get-job.json"
-log "list-jobs"
-bench --scenario list-jobs --duration-seconds "$duration" --output "$results/list-jobs.json"
-log "distribute (600 targets each, one at a time)"
-"$bin/amicopy-bench" --addr "$addr" --scenario distribute --concurrency 1 --max-calls 100 --duration-seconds "$duration" \
-  --output "$results/distribute.json"
-stop_server
+if part unary; then
+  log "amicopyd for the unary scenarios"
+  start_server unary --sim-time-factor 60 --sim-copy-seconds 30 --tick-seconds 0.1 --track-min-interval-seconds 0.1 "${raised[@]}"
+  bench --scenario grpc-floor --duration-seconds 2 --wait-ready-seconds 30 >/dev/null # warm-up
+  log "grpc-floor"
+  bench --scenario grpc-floor --duration-seconds "$duration" --output "$results/grpc-floor.json"
+  log "accept (peak)"
+  bench --scenario accept --duration-seconds "$duration" --note "$quota_note" --output "$results/accept.json"
+  peak=$(sed -n 's/^ *"throughput": *\([0-9.]*\).*/\1/p' "$results/accept.json")
+  half=$(awk -v p="$peak" 'BEGIN { printf "%.0f", p / 2 }')
+  log "accept at half the peak rate ($half/s)"
+  bench --scenario accept --label accept-half --rate "$half" --duration-seconds "$duration" --note "$quota_note" \
+    --output "$results/accept-half.json"
+  log "retries"
+  bench --scenario retries --duration-seconds "$duration" --output "$results/retries.json"
+  # The reads run on the statistics autovacuum keeps in steady state: a table created a minute ago
+  # and never analyzed has the planner read a tenant's whole history and sort it for every page
+  # (bitmap scan + top-N sort; BENCHMARKS.md shows the profile).
+  psql -qd "$db" -c "ANALYZE"
+  log "reads"
+  bench --scenario reads --duration-seconds "$duration" --output "$results/reads.json"
+  log "get-job"
+  bench --scenario get-job --duration-seconds "$duration" --output "$results/get-job.json"
+  log "list-jobs"
+  bench --scenario list-jobs --duration-seconds "$duration" --output "$results/list-jobs.json"
+  log "distribute (600 targets each, one at a time)"
+  "$bin/amicopy-bench" --addr "$addr" --scenario distribute --concurrency 1 --max-calls 100 --duration-seconds "$duration" \
+    --output "$results/distribute.json"
+  stop_server
+fi
 
 # pgbench_run NAME SCRIPT: the SQL of one accepted copy at the same concurrency, saved as a summary.
 pgbench_run() {
@@ -133,44 +139,58 @@ pgbench_run() {
  "notes": ["pgbench -M prepared -c $concurrency -j 2 -f $script"], "extra": {"latency_avg_ms": ${avg:-0}}}
 JSON
 }
-pgbench_run pgbench scripts/accept.pgbench.sql
-pgbench_run pgbench-insert scripts/insert.pgbench.sql
+if part pgbench; then
+  pgbench_run pgbench scripts/accept.pgbench.sql
+  pgbench_run pgbench-insert scripts/insert.pgbench.sql
+fi
 
-log "amicopyd for the watch scenario (copies last hours; the bench cancels them)"
-start_server watch --sim-copy-seconds 36000 "${raised[@]}"
-bench --scenario grpc-floor --duration-seconds 1 --wait-ready-seconds 30 >/dev/null
-# Each event fans out to the streams of its job: 10 per job, a job cancelled every 10 ms (the
-# target's run), then 500 per job, 20 jobs cancelled at once (a fan-out burst, for context).
-log "watch ($streams streams over $((streams / 10)) jobs, 100 cancels/s)"
-bench --scenario watch --streams "$streams" --watch-jobs $((streams / 10)) --rate 100 --server-pid "$server_pid" \
-  --output "$results/watch.json"
-log "watch burst ($streams streams over 20 jobs, cancelled at once)"
-bench --scenario watch --label watch-burst --streams "$streams" --watch-jobs 20 --output "$results/watch-burst.json"
-log "watch on another replica ($streams streams; events written by the first, delivered by a second)"
-writer_addr=$addr writer_pid=$server_pid
-start_server watch-replica --sim-copy-seconds 36000 --track-page-size 0 "${raised[@]}" "${watch_replica_flags[@]}"
-reader_addr=$addr reader_pid=$server_pid
-"$bin/amicopy-bench" --addr "$reader_addr" --scenario grpc-floor --duration-seconds 1 --wait-ready-seconds 30 >/dev/null
-"$bin/amicopy-bench" --addr "$writer_addr" --watch-addr "$reader_addr" --scenario watch --label watch-other-replica \
-  --streams "$streams" --watch-jobs $((streams / 10)) --rate 100 --server-pid "$reader_pid" \
-  --output "$results/watch-other-replica.json"
-stop_server
-server_pid=$writer_pid writer_pid=
-stop_server
+if part watch; then
+  log "amicopyd for the watch scenario (copies last hours; the bench cancels them)"
+  start_server watch --sim-copy-seconds 36000 "${raised[@]}"
+  bench --scenario grpc-floor --duration-seconds 1 --wait-ready-seconds 30 >/dev/null
+  # Each event fans out to the streams of its job: 10 per job, a job cancelled every 10 ms (the
+  # target's run), then 500 per job, 20 jobs cancelled at once (a fan-out burst, for context).
+  log "watch ($streams streams over $((streams / 10)) jobs, 100 cancels/s)"
+  bench --scenario watch --streams "$streams" --watch-jobs $((streams / 10)) --rate 100 --server-pid "$server_pid" \
+    --output "$results/watch.json"
+  log "watch burst ($streams streams over 20 jobs, cancelled at once)"
+  bench --scenario watch --label watch-burst --streams "$streams" --watch-jobs 20 --output "$results/watch-burst.json"
+  log "watch on another replica ($streams streams; events written by the first, delivered by a second)"
+  writer_addr=$addr writer_pid=$server_pid
+  reader_metrics=127.0.0.1:$(free_port)
+  start_server watch-replica --sim-copy-seconds 36000 --track-page-size 0 --metrics-listen "$reader_metrics" \
+    "${raised[@]}" "${watch_replica_flags[@]}"
+  reader_addr=$addr reader_pid=$server_pid
+  "$bin/amicopy-bench" --addr "$reader_addr" --scenario grpc-floor --duration-seconds 1 --wait-ready-seconds 30 >/dev/null
+  "$bin/amicopy-bench" --addr "$writer_addr" --watch-addr "$reader_addr" --scenario watch --label watch-other-replica \
+    --streams "$streams" --watch-jobs $((streams / 10)) --rate 100 --server-pid "$reader_pid" \
+    --watch-metrics "$reader_metrics" --output "$results/watch-other-replica.json"
+  stop_server
+  server_pid=$writer_pid writer_pid=
+  stop_server
+fi
 
-log "tracking (in-process engine and simulator)"
-"$bin/amicopy-bench" --scenario tracking --tracking-sizes 100,1000,5000 --output "$results/tracking.json"
-log "polling: EC2 calls per completed 30-minute copy and how late its end is seen (in-process)"
-# Simulated time runs 120x for 1 and 10 copies; 20x for 1,000, so the engine's own work per look
-# (which does not speed up) stays small beside the simulated minutes.
-"$bin/amicopy-bench" --scenario polling --polling-sizes 1,10 --polling-time-factor 120 --output "$results/polling-small.json"
-"$bin/amicopy-bench" --scenario polling --polling-sizes 1000 --polling-time-factor 20 --output "$results/polling-large.json"
-log "history: ticks and reads with ${history_jobs} finished jobs, then retention's purge (in-process, PostgreSQL)"
-psql -qd postgres -c "CREATE DATABASE $history_db"
-"$bin/amicopy-bench" --scenario history --history-jobs "$history_jobs" \
-  --database-url "postgres://$PGUSER@$PGHOST:$PGPORT/$history_db" --output "$results/history.json"
-log "1,000-copy burst at EC2's quotas (in-process)"
-"$bin/amicopy-bench" --scenario burst --burst-copies 1000 --output "$results/burst.json"
+if part tracking; then
+  log "tracking (in-process engine and simulator)"
+  "$bin/amicopy-bench" --scenario tracking --tracking-sizes 100,1000,5000 --output "$results/tracking.json"
+fi
+if part polling; then
+  log "polling: EC2 calls per completed 30-minute copy and how late its end is seen (in-process)"
+  # Simulated time runs 120x for 1 and 10 copies; 20x for 1,000, so the engine's own work per look
+  # (which does not speed up) stays small beside the simulated minutes.
+  "$bin/amicopy-bench" --scenario polling --polling-sizes 1,10 --polling-time-factor 120 --output "$results/polling-small.json"
+  "$bin/amicopy-bench" --scenario polling --polling-sizes 1000 --polling-time-factor 20 --output "$results/polling-large.json"
+fi
+if part history; then
+  log "history: ticks and reads with ${history_jobs} finished jobs, then retention's purge (in-process, PostgreSQL)"
+  psql -qd postgres -c "CREATE DATABASE $history_db"
+  "$bin/amicopy-bench" --scenario history --history-jobs "$history_jobs" \
+    --database-url "postgres://$PGUSER@$PGHOST:$PGPORT/$history_db" --output "$results/history.json"
+fi
+if part burst; then
+  log "1,000-copy burst at EC2's quotas (in-process)"
+  "$bin/amicopy-bench" --scenario burst --burst-copies 1000 --output "$results/burst.json"
+fi
 
 log "results in $results"
 echo

@@ -262,7 +262,11 @@ impl App {
             health.clone(),
             shutdown.clone(),
         ));
-        tasks.spawn(forward_change_feed(Arc::clone(&self.engine), shutdown.clone()));
+        tasks.spawn(forward_change_feed(
+            Arc::clone(&self.engine),
+            self.metrics.clone(),
+            shutdown.clone(),
+        ));
         tasks.spawn(Arc::clone(&self.engine).catch_up_watchers_every(self.watch_poll, shutdown.clone()));
         tasks.spawn(Arc::clone(&self.engine).run(shutdown.clone()));
         tasks.spawn(crate::metrics::refresh_job_gauges(
@@ -461,8 +465,8 @@ async fn watch_store_health(store: Arc<dyn JobStore>, health: HealthReporter, sh
 }
 
 /// Wakes this process's watchers for events other replicas write (PostgreSQL NOTIFY), handing
-/// them a job's new events read once for all of them.
-async fn forward_change_feed(engine: Arc<Engine>, shutdown: CancellationToken) {
+/// them a job's new events read once for all of them, and times how old those events are then.
+async fn forward_change_feed(engine: Arc<Engine>, metrics: Metrics, shutdown: CancellationToken) {
     loop {
         match engine.store().change_feed().await {
             Ok(None) => return,
@@ -473,8 +477,14 @@ async fn forward_change_feed(engine: Arc<Engine>, shutdown: CancellationToken) {
                         Some(Ok(Announcement::Job(job, sequence))) => {
                             // Most announcements are of jobs nobody here watches: no task for those.
                             if engine.hub().newest_known(job).is_some_and(|known| sequence > known) {
-                                let engine = Arc::clone(&engine);
-                                tokio::spawn(async move { engine.relay_announced_events(job, sequence).await });
+                                let (engine, delays) = (Arc::clone(&engine), metrics.watch_relay_delay.clone());
+                                tokio::spawn(async move {
+                                    let recorded = engine.relay_announced_events(job, sequence).await;
+                                    let now = chrono::Utc::now();
+                                    for at in recorded {
+                                        delays.observe((now - at).to_std().unwrap_or_default().as_secs_f64());
+                                    }
+                                });
                             }
                         }
                         Some(Ok(Announcement::Distribution(distribution, sequence))) => {

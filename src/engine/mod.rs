@@ -304,13 +304,13 @@ impl Engine {
     /// Hands this process's watchers of `job` the events another replica announced up to
     /// `sequence`, read from the store once for all of them instead of once per watcher; when
     /// they cannot be read, the watchers are told to read them themselves. Nothing when nobody
-    /// here watches the job.
-    pub async fn relay_announced_events(&self, job: JobId, sequence: u64) {
+    /// here watches the job. Returns when each event handed over was recorded.
+    pub async fn relay_announced_events(&self, job: JobId, sequence: u64) -> Vec<DateTime<Utc>> {
         let Some(known) = self.hub.newest_known(job) else {
-            return;
+            return Vec::new();
         };
         if sequence <= known {
-            return;
+            return Vec::new();
         }
         let recent = u64::try_from(hub::RECENT_EVENTS).unwrap_or(u64::MAX);
         let after = known.max(sequence.saturating_sub(recent));
@@ -320,6 +320,7 @@ impl Engine {
                 for event in &events {
                     self.hub.publish_event(event);
                 }
+                return events.iter().map(|event| event.created_at).collect();
             }
             Ok(_) => self.hub.publish(job, sequence),
             Err(error) => {
@@ -327,6 +328,7 @@ impl Engine {
                 self.hub.publish(job, sequence);
             }
         }
+        Vec::new()
     }
 
     /// The watchers' safety net against a lost notification: compares, for every job watched on

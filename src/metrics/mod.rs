@@ -101,6 +101,8 @@ pub struct Metrics {
     pub watch_streams: Gauge,
     /// Store call latency, by store method.
     pub store_duration: HistogramFamily<OperationLabels>,
+    /// How old events another replica wrote are when this replica hands them to its watchers.
+    pub watch_relay_delay: Histogram,
 }
 
 impl Default for Metrics {
@@ -121,6 +123,7 @@ impl Metrics {
         let ec2_throttles = Family::<OperationLabels, Counter>::default();
         let watch_streams = Gauge::default();
         let store_duration: HistogramFamily<OperationLabels> = Family::new_with_constructor(latency_histogram);
+        let watch_relay_delay = latency_histogram();
 
         let mut registry = Registry::with_prefix("amicopy");
         registry.register(
@@ -160,6 +163,12 @@ impl Metrics {
             "Job store call latency, by method",
             store_duration.clone(),
         );
+        registry.register(
+            "watch_relay_delay_seconds",
+            "Age of an event another replica wrote (from its record time, before its commit) when this \
+             replica, told by NOTIFY, hands it to its watchers",
+            watch_relay_delay.clone(),
+        );
         Self {
             registry: Arc::new(registry),
             rpc_requests,
@@ -171,6 +180,7 @@ impl Metrics {
             ec2_throttles,
             watch_streams,
             store_duration,
+            watch_relay_delay,
         }
     }
 

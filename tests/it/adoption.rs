@@ -17,11 +17,13 @@ use amicopy::{
         BackendError, Ec2Backend, ImageStatus, KmsKeyLookup, OwnAccountOnly, SnapshotDeletion, SnapshotProgress,
         SourceImage, StartCopy,
     },
-    domain::{AccountId, CopyImageInput, CopyRequest, CreateVolumePermissions, JobState, LaunchPermissions, Region},
+    domain::{AccountId, CreateVolumePermissions, JobState, LaunchPermissions, Region},
     engine::{Engine, hub::EventHub},
     store,
 };
 use amicopy_testing::presets;
+
+use crate::support::engine_copy_request;
 use async_trait::async_trait;
 
 /// What goes wrong with the first CopyImage call.
@@ -162,7 +164,7 @@ async fn a_copy_whose_answer_was_lost_is_adopted_by_name_not_made_twice() {
         presets::fast_engine(),
         "adoption-test",
     );
-    let job = engine.submit("acme", copy_named("answer-lost")).await.unwrap();
+    let job = engine.submit("acme", engine_copy_request("answer-lost")).await.unwrap();
     assert_eq!(
         job.state(),
         JobState::Queued,
@@ -210,17 +212,6 @@ async fn a_copy_whose_answer_was_lost_is_adopted_by_name_not_made_twice() {
 }
 
 /// A copy into us-west-2 named `name`.
-fn copy_named(name: &str) -> CopyRequest {
-    let input = CopyImageInput {
-        source_image_id: "ami-0a1b2c3d4e5f60001".to_owned(),
-        source_region: "us-east-1".to_owned(),
-        destination_region: "us-west-2".to_owned(),
-        name: name.to_owned(),
-        ..Default::default()
-    };
-    CopyRequest::parse(input, &Region::parse("us-east-1").unwrap()).unwrap()
-}
-
 // Replica A's CopyImage call takes 0.8 s to reach EC2 and its lease is 0.5 s: replica B takes the
 // job over while the call is still on its way. B must wait until such a call can have landed
 // (one lease after A's ran out) before looking for its image, or it finds none and copies again.
@@ -247,7 +238,7 @@ async fn a_call_still_on_its_way_when_its_lease_runs_out_is_waited_for_not_made_
     };
     let (a, b) = (replica("replica-a"), replica("replica-b"));
 
-    let submitted = tokio::spawn(async move { a.submit("acme", copy_named("slow-call")).await });
+    let submitted = tokio::spawn(async move { a.submit("acme", engine_copy_request("slow-call")).await });
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     let adopted = loop {
         b.tick().await.unwrap();

@@ -10,14 +10,13 @@ use amicopy::{
         Backends,
         sim::{SimBackends, Simulator},
     },
-    domain::{CopyImageInput, CopyRequest, Region},
     engine::{Engine, hub::EventHub},
     proto::CopyJobState,
     store,
 };
 use amicopy_testing::presets;
 
-use crate::support::{Database, TestStorage, copy_request};
+use crate::support::{Database, TestStorage, copy_request, engine_copy_request};
 
 #[tokio::test]
 async fn two_replicas_share_the_work_and_each_others_events() {
@@ -193,15 +192,7 @@ async fn a_replica_that_missed_a_notification_catches_its_watchers_up_from_the_s
 
     let mut jobs = Vec::new();
     for name in ["watched-a", "watched-b", "unwatched"] {
-        let input = CopyImageInput {
-            source_image_id: "ami-0a1b2c3d4e5f60001".to_owned(),
-            source_region: "us-east-1".to_owned(),
-            destination_region: "us-west-2".to_owned(),
-            name: name.to_owned(),
-            ..Default::default()
-        };
-        let request = CopyRequest::parse(input, &Region::parse("us-east-1").unwrap()).unwrap();
-        jobs.push(writer.submit("acme", request).await.unwrap());
+        jobs.push(writer.submit("acme", engine_copy_request(name)).await.unwrap());
     }
     let mut watched: Vec<_> = jobs[..2].iter().map(|job| reader.hub().subscribe(job.id())).collect();
     let history = |job| writer.store().list_events(job, 0, 100);

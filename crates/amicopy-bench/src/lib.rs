@@ -14,6 +14,7 @@ pub mod load;
 pub mod polling;
 pub mod report;
 pub mod rpc;
+pub mod scrape;
 pub mod table;
 pub mod watch;
 
@@ -76,6 +77,12 @@ pub struct Args {
     /// The server's process id, to read its memory from /proc (watch).
     #[arg(long)]
     pub server_pid: Option<u32>,
+
+    /// The metrics listener (`host:port`) of the replica the streams are open on (watch): the
+    /// run reports how old relayed events were when that replica handed them to its streams
+    /// (`amicopy_watch_relay_delay_seconds`), the cross-replica share of the delay.
+    #[arg(long)]
+    pub watch_metrics: Option<String>,
 
     /// Pending copies per tracking run (tracking).
     #[arg(long, value_delimiter = ',', default_value = "100,1000,5000")]

@@ -86,6 +86,8 @@ async fn every_series_is_scraped_from_the_metrics_listener() {
         (r#"amicopy_ec2_throttles_total{operation="DescribeImages"}"#, 1.0),
         ("amicopy_watch_streams_open", 1.0),
         (r#"amicopy_store_duration_seconds_count{operation="create_job"}"#, 2.0),
+        // No other replica here: nothing relayed, but the series is there.
+        ("amicopy_watch_relay_delay_seconds_count", 0.0),
     ];
     let deadline = tokio::time::Instant::now() + JOB_DEADLINE;
     loop {
@@ -232,6 +234,10 @@ async fn watchers_on_another_replica_are_fed_one_read_per_announcement() {
         reads.0,
         reads.1
     );
+    // Every relayed event was timed; the stream's first read took the history, so at least the
+    // terminal event came through NOTIFY.
+    let timed = value(&scrape(metrics).await, "amicopy_watch_relay_delay_seconds_count").unwrap_or(0.0);
+    assert!(timed >= 1.0, "{timed} relayed events timed");
     writer.stop().await;
     reader.stop().await;
     storage.cleanup().await;

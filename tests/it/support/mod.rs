@@ -307,6 +307,13 @@ pub fn copy_request(name: &str) -> proto::CopyImageRequest {
     }
 }
 
+/// [`copy_request`] as the engine takes it, for tests that drive an engine directly.
+pub fn engine_copy_request(name: &str) -> amicopy::domain::CopyRequest {
+    let input = amicopy::api::convert::copy_input(copy_request(name));
+    let region = amicopy::domain::Region::parse("us-east-1").expect("a Region");
+    amicopy::domain::CopyRequest::parse(input, &region).expect("a valid request")
+}
+
 /// Test logs only when TEST_LOG is set.
 pub fn init_logging() {
     if std::env::var_os("TEST_LOG").is_some() {
