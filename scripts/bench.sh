@@ -146,13 +146,14 @@ fi
 
 if part watch; then
   log "amicopyd for the watch scenario (copies last hours; the bench cancels them)"
-  start_server watch --sim-copy-seconds 36000 "${raised[@]}"
+  watch_metrics=127.0.0.1:$(free_port)
+  start_server watch --sim-copy-seconds 36000 --metrics-listen "$watch_metrics" "${raised[@]}"
   bench --scenario grpc-floor --duration-seconds 1 --wait-ready-seconds 30 >/dev/null
   # Each event fans out to the streams of its job: 10 per job, a job cancelled every 10 ms (the
   # target's run), then 500 per job, 20 jobs cancelled at once (a fan-out burst, for context).
   log "watch ($streams streams over $((streams / 10)) jobs, 100 cancels/s)"
   bench --scenario watch --streams "$streams" --watch-jobs $((streams / 10)) --rate 100 --server-pid "$server_pid" \
-    --output "$results/watch.json"
+    --watch-metrics "$watch_metrics" --output "$results/watch.json"
   log "watch burst ($streams streams over 20 jobs, cancelled at once)"
   bench --scenario watch --label watch-burst --streams "$streams" --watch-jobs 20 --output "$results/watch-burst.json"
   log "watch on another replica ($streams streams; events written by the first, delivered by a second)"

@@ -325,6 +325,7 @@ impl App {
             }));
         }
         let api = ImageCopyApi::new(Arc::clone(&self.engine), self.default_region.clone(), shutdown.clone())
+            .with_send_delay(self.metrics.watch_send_delay.clone())
             .with_watch_slots(Arc::clone(&watch_slots))
             .with_policy(Arc::clone(&self.auth.policy));
         let distributions = DistributionApi::new(Arc::clone(&self.engine), shutdown.clone(), self.watch_poll)

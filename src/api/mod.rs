@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use prometheus_client::metrics::histogram::Histogram;
 use tokio_util::sync::CancellationToken;
 use tonic::{Request, Response, Status};
 
@@ -39,6 +40,7 @@ pub struct ImageCopyApi {
     shutdown: CancellationToken,
     watch_slots: Arc<limits::WatchSlots>,
     policy: Arc<Policy>,
+    send_delay: Option<Histogram>,
 }
 
 impl ImageCopyApi {
@@ -52,6 +54,16 @@ impl ImageCopyApi {
             shutdown,
             watch_slots: limits::WatchSlots::new(0, Default::default()),
             policy: Arc::new(Policy::allow_all()),
+            send_delay: None,
+        }
+    }
+
+    /// The same handlers, timing in `histogram` how old each live event is when a watch stream
+    /// sends it.
+    pub fn with_send_delay(self, histogram: Histogram) -> Self {
+        Self {
+            send_delay: Some(histogram),
+            ..self
         }
     }
 
@@ -221,6 +233,7 @@ impl ImageCopyService for ImageCopyApi {
             id,
             request.after_sequence,
             self.shutdown.clone(),
+            self.send_delay.clone(),
         );
         Ok(Response::new(stream))
     }

@@ -9,6 +9,7 @@
 
 use std::sync::Arc;
 
+use prometheus_client::metrics::histogram::Histogram;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tokio_util::sync::CancellationToken;
@@ -30,13 +31,14 @@ pub type WatchStream = ReceiverStream<Result<proto::WatchCopyJobResponse, Status
 /// silently when the client goes away. It reads the store only for the history and when the hub
 /// does not hold every new event: a missed notification is the replica's to catch up
 /// ([`Engine::catch_up_watchers`]), once for all watchers, not each stream's. `slot` is held
-/// until the stream ends.
+/// until the stream ends; `send_delay`, when given, times how old each live event is when sent.
 pub fn watch_job(
     engine: Arc<Engine>,
     slot: WatchSlot,
     job: JobId,
     after_sequence: u64,
     shutdown: CancellationToken,
+    send_delay: Option<Histogram>,
 ) -> WatchStream {
     let (sender, receiver) = mpsc::channel(STREAM_BUFFER);
     // Subscribe before the first read so no event can slip between history and live.
@@ -47,6 +49,8 @@ pub fn watch_job(
         // The history comes from the store; after a notification the new events usually come
         // from the hub's memory, and from the store when they are not all there.
         let mut woken = false;
+        // Events read before the stream first waits are its history, not live.
+        let mut live = false;
         loop {
             let (events, more) = match woken.then(|| subscription.events_after(after)).flatten() {
                 Some(events) => (events, false),
@@ -67,6 +71,10 @@ pub fn watch_job(
                 let message = proto::WatchCopyJobResponse {
                     event: Some(convert::copy_job_event(&event)),
                 };
+                if let Some(send_delay) = send_delay.as_ref().filter(|_| live) {
+                    let age = chrono::Utc::now() - event.created_at;
+                    send_delay.observe(age.to_std().unwrap_or_default().as_secs_f64());
+                }
                 if sender.send(Ok(message)).await.is_err() || terminal {
                     return;
                 }
@@ -75,6 +83,7 @@ pub fn watch_job(
                 woken = false;
                 continue;
             }
+            live = true;
             tokio::select! {
                 () = subscription.changed() => woken = true,
                 () = sender.closed() => return,

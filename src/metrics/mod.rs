@@ -103,6 +103,8 @@ pub struct Metrics {
     pub store_duration: HistogramFamily<OperationLabels>,
     /// How old events another replica wrote are when this replica hands them to its watchers.
     pub watch_relay_delay: Histogram,
+    /// How old live events are when a WatchCopyJob stream hands them to gRPC.
+    pub watch_send_delay: Histogram,
 }
 
 impl Default for Metrics {
@@ -124,6 +126,7 @@ impl Metrics {
         let watch_streams = Gauge::default();
         let store_duration: HistogramFamily<OperationLabels> = Family::new_with_constructor(latency_histogram);
         let watch_relay_delay = latency_histogram();
+        let watch_send_delay = latency_histogram();
 
         let mut registry = Registry::with_prefix("amicopy");
         registry.register(
@@ -169,6 +172,12 @@ impl Metrics {
              replica, told by NOTIFY, hands it to its watchers",
             watch_relay_delay.clone(),
         );
+        registry.register(
+            "watch_send_delay_seconds",
+            "Age of a live event (from its record time, before its commit) when a WatchCopyJob \
+             stream hands it to gRPC",
+            watch_send_delay.clone(),
+        );
         Self {
             registry: Arc::new(registry),
             rpc_requests,
@@ -181,6 +190,7 @@ impl Metrics {
             watch_streams,
             store_duration,
             watch_relay_delay,
+            watch_send_delay,
         }
     }
 

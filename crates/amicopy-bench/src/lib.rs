@@ -79,8 +79,9 @@ pub struct Args {
     pub server_pid: Option<u32>,
 
     /// The metrics listener (`host:port`) of the replica the streams are open on (watch): the
-    /// run reports how old relayed events were when that replica handed them to its streams
-    /// (`amicopy_watch_relay_delay_seconds`), the cross-replica share of the delay.
+    /// run reports how old events were when that replica had them in its hub, for events another
+    /// replica wrote (`amicopy_watch_relay_delay_seconds`), and when its streams sent them
+    /// (`amicopy_watch_send_delay_seconds`): the server's shares of the delay.
     #[arg(long)]
     pub watch_metrics: Option<String>,
 

@@ -163,21 +163,27 @@ fn context_row(figure: &str, measured: String, baseline: String, ratio: Option<f
 }
 
 /// A p99 latency held against a bound in milliseconds.
-/// What the streams' replica measured of an other-replica watch run: how old events were when
-/// it relayed them (bucket bounds of its histogram).
-fn relay_share(w: &Summary) -> String {
-    let bound = |key: &str| match w.extra.get(key) {
+/// What the streams' replica measured of a watch run (bucket bounds of its histograms): how old
+/// events were when it relayed them (written by another replica) and when its streams sent them.
+fn server_share(w: &Summary) -> String {
+    let bound = |key: String| match w.extra.get(&key) {
         Some(ms) => format!("≤ {ms:.0} ms"),
         None => "beyond the largest bucket".to_owned(),
     };
-    match w.extra.get("relayed_events") {
-        Some(relayed) if *relayed > 0.0 => format!(
-            "; of which relayed by the streams' replica {} (p50), {} (p99) after being recorded ({relayed:.0} events)",
-            bound("relay_p50_ms_at_most"),
-            bound("relay_p99_ms_at_most")
-        ),
-        _ => String::new(),
+    let mut share = String::new();
+    for (prefix, what) in [
+        ("relay", "relayed by the streams' replica"),
+        ("send", "sent by its streams"),
+    ] {
+        if let Some(events) = w.extra.get(&format!("{prefix}_events")).filter(|events| **events > 0.0) {
+            share.push_str(&format!(
+                "; {what} {} (p50), {} (p99) after being recorded ({events:.0} events)",
+                bound(format!("{prefix}_p50_ms_at_most")),
+                bound(format!("{prefix}_p99_ms_at_most"))
+            ));
+        }
     }
+    share
 }
 
 fn p99_row(figure: &str, measured: Option<&Summary>, baseline: Option<String>, most_ms: f64) -> Row {
@@ -352,8 +358,12 @@ pub fn render(results: &Results) -> String {
                     extra(w, "cancels_per_second")
                 ),
                 measured: format!(
-                    "p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms ({} events)",
-                    w.p50_ms, w.p99_ms, w.max_ms, w.count
+                    "p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms ({} events){}",
+                    w.p50_ms,
+                    w.p99_ms,
+                    w.max_ms,
+                    w.count,
+                    server_share(w)
                 ),
                 baseline: String::new(),
                 ratio: String::new(),
@@ -411,7 +421,7 @@ pub fn render(results: &Results) -> String {
                     w.p99_ms,
                     w.max_ms,
                     w.count,
-                    relay_share(w)
+                    server_share(w)
                 ),
                 baseline: get("watch").map_or(String::new(), |same| format!("same replica p99 {:.1} ms", same.p99_ms)),
                 ratio: String::new(),
@@ -537,21 +547,32 @@ mod tests {
     }
 
     #[test]
-    fn the_other_replica_row_shows_what_the_streams_replica_measured_of_the_delay() {
+    fn watch_rows_show_what_the_streams_replica_measured_of_the_delay() {
         let mut results = Results::new();
         let mut other = summary("watch-other-replica", 0.0, 40.0);
-        other.extra.insert("relayed_events".into(), 2000.0);
+        other.extra.insert("relay_events".into(), 2000.0);
         other.extra.insert("relay_p50_ms_at_most".into(), 4.0);
         results.insert(other.scenario.clone(), other);
         let table = render(&results);
         assert!(
             table.contains(
-                "; of which relayed by the streams' replica ≤ 4 ms (p50), beyond the largest bucket (p99) after being recorded (2000 events)"
+                "; relayed by the streams' replica ≤ 4 ms (p50), beyond the largest bucket (p99) after being recorded (2000 events)"
             ),
             "{table}"
         );
         results.get_mut("watch-other-replica").unwrap().extra.clear();
         assert!(!render(&results).contains("relayed by"), "nothing when not scraped");
+        let mut same = summary("watch", 0.0, 12.0);
+        same.extra.insert("send_events".into(), 24000.0);
+        same.extra.insert("send_p50_ms_at_most".into(), 2.0);
+        same.extra.insert("send_p99_ms_at_most".into(), 8.0);
+        results.insert(same.scenario.clone(), same);
+        assert!(
+            render(&results)
+                .contains("; sent by its streams ≤ 2 ms (p50), ≤ 8 ms (p99) after being recorded (24000 events)"),
+            "{}",
+            render(&results)
+        );
     }
 
     #[test]

@@ -26,8 +26,13 @@ const STREAMS_PER_CONNECTION: usize = 100;
 /// Streams being opened at once.
 const OPENING_AT_ONCE: usize = 256;
 
-/// The histogram of how old relayed events are when the streams' replica hands them over.
-const RELAY_DELAY: &str = "amicopy_watch_relay_delay_seconds";
+/// The streams' replica's own timings, each with the prefix of its figures in the summary: how
+/// old relayed events are when it hands them to its hub, and how old live events are when its
+/// streams send them.
+const SERVER_DELAYS: [(&str, &str); 2] = [
+    ("amicopy_watch_relay_delay_seconds", "relay"),
+    ("amicopy_watch_send_delay_seconds", "send"),
+];
 
 /// How long the streams get to deliver the terminal events after the jobs are cancelled.
 const DRAIN: Duration = Duration::from_secs(30);
@@ -104,10 +109,12 @@ pub async fn run(args: &Args) -> anyhow::Result<Summary> {
     // Let every stream replay its history before memory is read.
     tokio::time::sleep(Duration::from_secs(1)).await;
     let rss_after = args.server_pid.map(rss_kib).transpose()?;
-    let relayed_before = match &args.watch_metrics {
-        Some(addr) => Some(scrape::histogram(addr, RELAY_DELAY).await?),
-        None => None,
-    };
+    let mut server_before = Vec::new();
+    if let Some(addr) = &args.watch_metrics {
+        for (histogram, _) in SERVER_DELAYS {
+            server_before.push(scrape::histogram(addr, histogram).await?);
+        }
+    }
 
     let started = std::time::Instant::now();
     let mut pace = args
@@ -131,20 +138,24 @@ pub async fn run(args: &Args) -> anyhow::Result<Summary> {
         completed += 1;
     }
     let mut summary = delays.summary(&args.label(), args.streams, started.elapsed());
-    if let (Some(addr), Some(before)) = (&args.watch_metrics, relayed_before) {
-        let after = scrape::histogram(addr, RELAY_DELAY).await?;
-        let (relayed, p50) = scrape::quantile_bound(&before, &after, 0.5);
-        let (_, p99) = scrape::quantile_bound(&before, &after, 0.99);
-        summary.extra.insert("relayed_events".into(), relayed);
-        for (key, bound) in [("relay_p50_ms_at_most", p50), ("relay_p99_ms_at_most", p99)] {
-            // JSON has no infinity: a quantile beyond the largest bucket is left out.
-            if let Some(bound) = bound.filter(|bound| bound.is_finite()) {
-                summary.extra.insert(key.into(), bound * 1000.0);
+    if let Some(addr) = &args.watch_metrics {
+        for ((histogram, prefix), before) in SERVER_DELAYS.into_iter().zip(&server_before) {
+            let after = scrape::histogram(addr, histogram).await?;
+            let (events, p50) = scrape::quantile_bound(before, &after, 0.5);
+            let (_, p99) = scrape::quantile_bound(before, &after, 0.99);
+            summary.extra.insert(format!("{prefix}_events"), events);
+            for (quantile, bound) in [("p50", p50), ("p99", p99)] {
+                // JSON has no infinity: a quantile beyond the largest bucket is left out.
+                if let Some(bound) = bound.filter(|bound| bound.is_finite()) {
+                    summary
+                        .extra
+                        .insert(format!("{prefix}_{quantile}_ms_at_most"), bound * 1000.0);
+                }
             }
+            summary.notes.push(format!(
+                "{prefix}: {histogram} of the streams' replica, scraped before and after"
+            ));
         }
-        summary.notes.push(format!(
-            "relay: {RELAY_DELAY} of the streams' replica, the age of each event it relayed when it handed it over"
-        ));
     }
     summary.extra.insert("streams_opened".into(), opened as f64);
     summary.extra.insert("streams_refused".into(), refused as f64);

@@ -88,6 +88,7 @@ async fn every_series_is_scraped_from_the_metrics_listener() {
         (r#"amicopy_store_duration_seconds_count{operation="create_job"}"#, 2.0),
         // No other replica here: nothing relayed, but the series is there.
         ("amicopy_watch_relay_delay_seconds_count", 0.0),
+        ("amicopy_watch_send_delay_seconds_count", 0.0),
     ];
     let deadline = tokio::time::Instant::now() + JOB_DEADLINE;
     loop {
@@ -139,6 +140,12 @@ async fn many_watchers_of_one_job_are_fed_without_a_store_read_per_event() {
         "{} event reads for {WATCHERS} watchers, one per event would be {}",
         reads.0,
         reads.1
+    );
+    // Each watcher's live events were timed as they were sent: at least the terminal one each.
+    let timed = value(&scrape(metrics).await, "amicopy_watch_send_delay_seconds_count").unwrap_or(0.0);
+    assert!(
+        timed >= WATCHERS as f64,
+        "{timed} live events timed for {WATCHERS} watchers"
     );
     server.stop().await;
     storage.cleanup().await;
