@@ -480,10 +480,8 @@ async fn forward_change_feed(engine: Arc<Engine>, metrics: Metrics, shutdown: Ca
                             if engine.hub().newest_known(job).is_some_and(|known| sequence > known) {
                                 let (engine, delays) = (Arc::clone(&engine), metrics.watch_relay_delay.clone());
                                 tokio::spawn(async move {
-                                    let recorded = engine.relay_announced_events(job, sequence).await;
-                                    let now = chrono::Utc::now();
-                                    for at in recorded {
-                                        delays.observe((now - at).to_std().unwrap_or_default().as_secs_f64());
+                                    for recorded in engine.relay_announced_events(job, sequence).await {
+                                        crate::metrics::observe_age(&delays, recorded);
                                     }
                                 });
                             }

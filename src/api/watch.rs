@@ -72,8 +72,7 @@ pub fn watch_job(
                     event: Some(convert::copy_job_event(&event)),
                 };
                 if let Some(send_delay) = send_delay.as_ref().filter(|_| live) {
-                    let age = chrono::Utc::now() - event.created_at;
-                    send_delay.observe(age.to_std().unwrap_or_default().as_secs_f64());
+                    crate::metrics::observe_age(send_delay, event.created_at);
                 }
                 if sender.send(Ok(message)).await.is_err() || terminal {
                     return;

@@ -79,6 +79,13 @@ fn latency_histogram() -> Histogram {
     Histogram::new(exponential_buckets(0.001, 2.0, 16))
 }
 
+/// Records in `histogram` how old something recorded at `recorded` is now (zero if the clock says
+/// it is from the future).
+pub fn observe_age(histogram: &Histogram, recorded: chrono::DateTime<chrono::Utc>) {
+    let age = chrono::Utc::now() - recorded;
+    histogram.observe(age.to_std().unwrap_or_default().as_secs_f64());
+}
+
 /// Every series amicopyd exports. Cheap to clone: each metric is shared.
 #[derive(Clone)]
 pub struct Metrics {
