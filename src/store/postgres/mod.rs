@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
 use sqlx::{
-    PgPool,
+    Connection, PgPool,
     postgres::{PgConnectOptions, PgListener, PgPoolOptions},
 };
 use tracing::{info, warn};
@@ -37,6 +37,13 @@ use group_commit::GroupCommit;
 /// Connections per replica (one more is held by the change feed).
 const MAX_CONNECTIONS: u32 = 16;
 
+/// How long a pooled connection may sit idle before it is checked with a round trip on its way
+/// out of the pool. sqlx checks every connection on its way back in already (and drops a broken
+/// one there); checking again on every acquire, its default, doubled the round trips of a
+/// one-query call like GetCopyJob. Only a connection idle this long can have lost its server
+/// unnoticed (a restart, an idle-session timeout), so only such a connection is checked.
+const PING_IDLE_AFTER: Duration = Duration::from_secs(1);
+
 /// The migrations, embedded at build time.
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
@@ -57,6 +64,15 @@ impl PgStore {
         let pool = PgPoolOptions::new()
             .max_connections(MAX_CONNECTIONS)
             .acquire_timeout(timeout)
+            .test_before_acquire(false)
+            .before_acquire(|connection, meta| {
+                Box::pin(async move {
+                    if meta.idle_for >= PING_IDLE_AFTER {
+                        connection.ping().await?;
+                    }
+                    Ok(true)
+                })
+            })
             .connect_with(options.application_name("amicopyd"))
             .await
             .map_err(StoreError::from_sqlx)?;

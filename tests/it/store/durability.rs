@@ -9,6 +9,7 @@ use amicopy::{
 };
 use amicopy_testing::postgres::{TestDatabase, postgres_tests_skipped};
 use futures::StreamExt;
+use sqlx::Connection;
 
 use crate::{
     store::harness::{Harness, create, edited, new_job, now, request},
@@ -121,4 +122,42 @@ async fn an_unreachable_postgres_fails_fast_as_unavailable() {
         Err(other) => panic!("expected Unavailable, got {other:?}"),
         Ok(_) => panic!("connected to nothing"),
     }
+}
+
+/// Connections are checked with a round trip only after sitting idle a while (checking each on
+/// every use doubled the round trips of one-query calls). A connection whose server session ended
+/// while it sat idle must still be found out and replaced, not handed to a call.
+#[tokio::test]
+async fn a_connection_whose_session_ended_while_idle_is_replaced_before_use() {
+    if postgres_tests_skipped() {
+        return;
+    }
+    let database = TestDatabase::create().await.expect("a fresh PostgreSQL database");
+    let dir = tempfile::tempdir().unwrap();
+    let store = store::connect(Some(&database.url), dir.path(), Duration::from_secs(20))
+        .await
+        .expect("store opens");
+    let job = create(&*store, new_job("acme", request("outlives its session", None), now())).await;
+    let mut admin = sqlx::PgConnection::connect(&database.url).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let ended: Vec<bool> = sqlx::query_scalar(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+         WHERE datname = current_database() AND application_name = 'amicopyd'",
+    )
+    .fetch_all(&mut admin)
+    .await
+    .unwrap();
+    assert!(ended.iter().any(|ended| *ended), "the store's idle sessions were ended");
+    for _ in 0..ended.len() + 1 {
+        assert_eq!(
+            store
+                .get_job_any_tenant(job.id())
+                .await
+                .expect("a fresh connection answers"),
+            job
+        );
+    }
+    admin.close().await.unwrap();
+    drop(store);
+    database.drop_database().await.unwrap();
 }
