@@ -1,10 +1,10 @@
 //! The `distribution_targets` table on PostgreSQL: a distribution's (account, Region) targets and
 //! the job each has now, read with that job; new targets (and retried ones) are bound as one array per column and inserted with `UNNEST`.
 
-use sqlx::{FromRow, PgConnection, PgPool, Row, postgres::PgRow};
+use sqlx::{PgConnection, PgPool, Row, postgres::PgRow};
 use uuid::Uuid;
 
-use super::jobs::{JobRow, corrupt, narrow};
+use super::jobs::{JobColumns, corrupt, narrow, read_rows};
 use crate::domain::{
     AccountId, DistributionId, Region,
     distribution::{Target, TargetJob},
@@ -55,7 +55,7 @@ pub(super) async fn set_rolled_back(tx: &mut PgConnection, target: &Target) -> R
 
 /// Every target of a distribution with its current job, in order.
 pub(super) async fn targets(pool: &PgPool, id: DistributionId) -> Result<Vec<TargetJob>, sqlx::Error> {
-    let rows = sqlx::query_as::<_, TargetJobRow>(
+    let rows = sqlx::query(
         "SELECT j.*, t.position AS target_position, t.account_id AS target_account_id,
                 t.region AS target_region, t.name AS target_name, t.generation AS target_generation,
                 t.rolled_back AS target_rolled_back, t.distribution_id AS target_distribution_id
@@ -66,7 +66,7 @@ pub(super) async fn targets(pool: &PgPool, id: DistributionId) -> Result<Vec<Tar
     .bind(id.as_uuid())
     .fetch_all(pool)
     .await?;
-    Ok(rows.into_iter().map(|TargetJobRow(target)| target).collect())
+    read_rows(&rows, target_job)
 }
 
 pub(super) fn opt_account(row: &PgRow, column: &str) -> Result<Option<AccountId>, sqlx::Error> {
@@ -80,24 +80,21 @@ pub(super) fn region(row: &PgRow, column: &str) -> Result<Region, sqlx::Error> {
     Region::try_from(row.try_get::<String, _>(column)?).map_err(|e| corrupt(column, e))
 }
 
-/// A target with its job: the job's columns and the target's, prefixed `target_`.
-struct TargetJobRow(TargetJob);
-
-impl FromRow<'_, PgRow> for TargetJobRow {
-    fn from_row(row: &PgRow) -> Result<Self, sqlx::Error> {
-        let JobRow(job) = JobRow::from_row(row)?;
-        let target = Target {
-            distribution_id: row.try_get::<Uuid, _>("target_distribution_id")?.into(),
-            position: narrow(row, "target_position")?,
-            account: opt_account(row, "target_account_id")?,
-            region: region(row, "target_region")?,
-            name: row.try_get("target_name")?,
-            job_id: job.id(),
-            generation: narrow(row, "target_generation")?,
-            rolled_back: row.try_get("target_rolled_back")?,
-        };
-        Ok(Self(TargetJob { target, job }))
-    }
+/// A target with its job, from a row of the job's columns (found once per result set) and the
+/// target's, prefixed `target_`.
+fn target_job(row: &PgRow, columns: &JobColumns) -> Result<TargetJob, sqlx::Error> {
+    let job = columns.job(row)?;
+    let target = Target {
+        distribution_id: row.try_get::<Uuid, _>("target_distribution_id")?.into(),
+        position: narrow(row, "target_position")?,
+        account: opt_account(row, "target_account_id")?,
+        region: region(row, "target_region")?,
+        name: row.try_get("target_name")?,
+        job_id: job.id(),
+        generation: narrow(row, "target_generation")?,
+        rolled_back: row.try_get("target_rolled_back")?,
+    };
+    Ok(TargetJob { target, job })
 }
 
 /// Deletes the targets of the distributions `ids` (before their jobs, which targets point at).

@@ -3,20 +3,19 @@
 //! `timestamptz`; state lists are bound as `text[]`.
 
 use chrono::{DateTime, Utc};
-use sqlx::{FromRow, PgConnection, PgPool, Row, postgres::PgRow};
+use sqlx::{Column as _, ColumnIndex, FromRow, PgConnection, PgPool, Row, postgres::PgRow};
 use uuid::Uuid;
 
 use crate::{
-    domain::{
-        AccountId, AmiName, ClientToken, CopyRequest, Destination, DistributionId, Failure, ImageId, Job, JobEvent,
-        JobId, JobState, KmsKeyId, Region, Steps, StoredJob,
-    },
+    domain::{AccountId, CopyRequest, Job, JobEvent, JobId, JobState, Region},
     store::{Claim, InProgressCount, ListQuery, StateCount},
 };
 
 mod batch;
+mod row;
 
 pub(super) use batch::{insert_events, insert_many, insert_many_returning, update_many};
+pub(super) use row::{JobColumns, JobRow, jobs_of, read_rows};
 
 /// Records a new job (its every column from `job`). With a client token that is taken
 /// already, inserts nothing and returns `None`.
@@ -116,7 +115,7 @@ pub(super) async fn one(pool: &PgPool, id: JobId, tenant: Option<&str>) -> Resul
 
 /// Up to `page_size + 1` jobs of the query, newest first.
 pub(super) async fn list(pool: &PgPool, query: &ListQuery, page_size: u32) -> Result<Vec<Job>, sqlx::Error> {
-    let rows = sqlx::query_as::<_, JobRow>(
+    let rows = sqlx::query(
         "SELECT * FROM jobs
          WHERE tenant = $1
            AND (cardinality($2::text[]) = 0 OR state = ANY($2))
@@ -135,7 +134,7 @@ pub(super) async fn list(pool: &PgPool, query: &ListQuery, page_size: u32) -> Re
     .bind(i64::from(page_size) + 1)
     .fetch_all(pool)
     .await?;
-    Ok(rows.into_iter().map(|JobRow(job)| job).collect())
+    jobs_of(&rows)
 }
 
 /// Writes `job`'s mutable columns if the stored version is still `job.version()`; `None` when it
@@ -180,7 +179,7 @@ pub(super) async fn update(
 
 /// Leases up to `claim.limit` due, free jobs (rows other replicas hold locked are skipped).
 pub(super) async fn claim(pool: &PgPool, claim: &Claim) -> Result<Vec<Job>, sqlx::Error> {
-    let rows = sqlx::query_as::<_, JobRow>(
+    let rows = sqlx::query(
         "UPDATE jobs SET lease_owner = $1, lease_expires_at = $2, version = version + 1
          WHERE id IN (
              SELECT id FROM jobs
@@ -199,7 +198,7 @@ pub(super) async fn claim(pool: &PgPool, claim: &Claim) -> Result<Vec<Job>, sqlx
     .bind(i64::from(claim.limit))
     .fetch_all(pool)
     .await?;
-    Ok(rows.into_iter().map(|JobRow(job)| job).collect())
+    jobs_of(&rows)
 }
 
 /// Puts off each job `owner` holds until its own time and releases them.
@@ -389,9 +388,29 @@ pub(super) fn json<T: serde::Serialize + ?Sized>(value: &T) -> Result<String, sq
     serde_json::to_string(value).map_err(|e| sqlx::Error::Encode(Box::new(e)))
 }
 
+/// A column of a row, by name or by position, that can name itself when its value is corrupt.
+pub(super) trait ColumnRef: ColumnIndex<PgRow> + Copy {
+    /// The column's name in `row`.
+    fn label(self, row: &PgRow) -> String;
+}
+
+impl ColumnRef for &str {
+    fn label(self, _: &PgRow) -> String {
+        self.to_owned()
+    }
+}
+
+impl ColumnRef for usize {
+    fn label(self, row: &PgRow) -> String {
+        row.columns()
+            .get(self)
+            .map_or_else(|| format!("column {self}"), |column| column.name().to_owned())
+    }
+}
+
 /// A value read back from JSON text.
-pub(super) fn from_json<T: serde::de::DeserializeOwned>(row: &PgRow, column: &str) -> Result<T, sqlx::Error> {
-    serde_json::from_str(row.try_get(column)?).map_err(|e| corrupt(column, e))
+pub(super) fn from_json<T: serde::de::DeserializeOwned>(row: &PgRow, column: impl ColumnRef) -> Result<T, sqlx::Error> {
+    serde_json::from_str(row.try_get(column)?).map_err(|e| corrupt(&column.label(row), e))
 }
 
 pub(super) fn corrupt(column: &str, why: impl std::fmt::Display) -> sqlx::Error {
@@ -401,97 +420,31 @@ pub(super) fn corrupt(column: &str, why: impl std::fmt::Display) -> sqlx::Error 
     }
 }
 
-fn parsed<T: TryFrom<String, Error = String>>(row: &PgRow, column: &str) -> Result<T, sqlx::Error> {
-    T::try_from(row.try_get::<String, _>(column)?).map_err(|e| corrupt(column, e))
+/// A text column turned into the domain type that checks it.
+fn parsed<T: TryFrom<String, Error = String>>(row: &PgRow, column: impl ColumnRef) -> Result<T, sqlx::Error> {
+    T::try_from(row.try_get::<String, _>(column)?).map_err(|e| corrupt(&column.label(row), e))
 }
 
-pub(super) fn narrow<T: TryFrom<i64>>(row: &PgRow, column: &str) -> Result<T, sqlx::Error> {
-    let value: i64 = row.try_get(column)?;
-    T::try_from(value).map_err(|_| corrupt(column, format!("{value} is out of range")))
-}
-
-pub(super) fn opt_narrow<T: TryFrom<i64>>(row: &PgRow, column: &str) -> Result<Option<T>, sqlx::Error> {
-    row.try_get::<Option<i64>, _>(column)?
-        .map(|value| T::try_from(value).map_err(|_| corrupt(column, format!("{value} is out of range"))))
+/// An optional text column turned into the domain type that checks it.
+fn opt_parsed<T: TryFrom<String, Error = String>>(
+    row: &PgRow,
+    column: impl ColumnRef,
+) -> Result<Option<T>, sqlx::Error> {
+    row.try_get::<Option<String>, _>(column)?
+        .map(T::try_from)
         .transpose()
+        .map_err(|e| corrupt(&column.label(row), e))
 }
 
-/// A job read with `SELECT *` or `RETURNING *`; every request field is checked again.
-pub(super) struct JobRow(pub(super) Job);
+pub(super) fn narrow<T: TryFrom<i64>>(row: &PgRow, column: impl ColumnRef) -> Result<T, sqlx::Error> {
+    let value: i64 = row.try_get(column)?;
+    T::try_from(value).map_err(|_| corrupt(&column.label(row), format!("{value} is out of range")))
+}
 
-impl FromRow<'_, PgRow> for JobRow {
-    fn from_row(row: &PgRow) -> Result<Self, sqlx::Error> {
-        let destination = Destination::from_parts(row.try_get("destination_kind")?, row.try_get("destination_value")?)
-            .map_err(|e| corrupt("destination_kind", e))?;
-        let tag_specifications =
-            serde_json::from_str(row.try_get("tag_specifications")?).map_err(|e| corrupt("tag_specifications", e))?;
-        let request = CopyRequest {
-            source_image_id: parsed::<ImageId>(row, "source_image_id")?,
-            source_region: parsed::<Region>(row, "source_region")?,
-            destination_region: parsed::<Region>(row, "destination_region")?,
-            name: parsed::<AmiName>(row, "name")?,
-            description: row.try_get("description")?,
-            client_token: row
-                .try_get::<Option<String>, _>("client_token")?
-                .map(ClientToken::try_from)
-                .transpose()
-                .map_err(|e| corrupt("client_token", e))?,
-            encrypted: row.try_get("encrypted")?,
-            kms_key_id: row
-                .try_get::<Option<String>, _>("kms_key_id")?
-                .map(KmsKeyId::try_from)
-                .transpose()
-                .map_err(|e| corrupt("kms_key_id", e))?,
-            destination,
-            copy_image_tags: row.try_get("copy_image_tags")?,
-            tag_specifications,
-            snapshot_copy_completion_duration_minutes: opt_narrow(row, "snapshot_copy_completion_duration_minutes")?,
-            dry_run: false,
-            destination_account: row
-                .try_get::<Option<String>, _>("destination_account_id")?
-                .map(AccountId::try_from)
-                .transpose()
-                .map_err(|e| corrupt("destination_account_id", e))?,
-            launch_permissions: from_json(row, "launch_permissions")?,
-            snapshot_user_ids: from_json(row, "snapshot_user_ids")?,
-            deprecate_at: row.try_get("deprecate_at")?,
-        };
-        let failure = row
-            .try_get::<Option<String>, _>("failure_code")?
-            .map(|code| -> Result<Failure, sqlx::Error> {
-                let message: Option<String> = row.try_get("failure_message")?;
-                Ok(Failure::new(code, message.unwrap_or_default()))
-            })
-            .transpose()?;
-        Ok(Self(Job::restore(StoredJob {
-            id: row.try_get::<Uuid, _>("id")?.into(),
-            tenant: row.try_get("tenant")?,
-            request,
-            request_hash: row.try_get("request_hash")?,
-            state: row
-                .try_get::<String, _>("state")?
-                .parse()
-                .map_err(|e| corrupt("state", e))?,
-            image_id: row.try_get("image_id")?,
-            failure,
-            progress_percent: opt_narrow(row, "progress_percent")?,
-            attempts: narrow(row, "attempts")?,
-            next_attempt_at: row.try_get("next_attempt_at")?,
-            lease_owner: row.try_get("lease_owner")?,
-            lease_expires_at: row.try_get("lease_expires_at")?,
-            created_at: row.try_get("created_at")?,
-            updated_at: row.try_get("updated_at")?,
-            version: row.try_get("version")?,
-            last_event_sequence: narrow(row, "last_event_sequence")?,
-            snapshot_ids: from_json(row, "snapshot_ids")?,
-            steps_done: Steps::from_bits(narrow(row, "steps_done")?),
-            step_failures: narrow(row, "step_failures")?,
-            copying_since: row.try_get("copying_since")?,
-            distribution_id: row
-                .try_get::<Option<Uuid>, _>("distribution_id")?
-                .map(DistributionId::from),
-        })))
-    }
+pub(super) fn opt_narrow<T: TryFrom<i64>>(row: &PgRow, column: impl ColumnRef) -> Result<Option<T>, sqlx::Error> {
+    row.try_get::<Option<i64>, _>(column)?
+        .map(|value| T::try_from(value).map_err(|_| corrupt(&column.label(row), format!("{value} is out of range"))))
+        .transpose()
 }
 
 /// An event read with `SELECT *`.

@@ -4,10 +4,10 @@
 //! that share a commit (`group_commit.rs`).
 
 use chrono::{DateTime, Utc};
-use sqlx::{FromRow, PgConnection, postgres::PgRow};
+use sqlx::{PgConnection, Row, postgres::PgRow};
 use uuid::Uuid;
 
-use super::{JobRow, json, micros, sequence, tag_specifications};
+use super::{jobs_of, json, micros, sequence, tag_specifications};
 use crate::domain::{Job, JobEvent};
 
 /// Records many new jobs in one statement, an array per column; the ids of those inserted come
@@ -17,8 +17,8 @@ pub(in crate::store::postgres) async fn insert_many(
     tx: &mut PgConnection,
     jobs: &[&Job],
 ) -> Result<Vec<Uuid>, sqlx::Error> {
-    let ids: Vec<(Uuid,)> = insert(tx, jobs, "RETURNING id").await?;
-    Ok(ids.into_iter().map(|(id,)| id).collect())
+    let rows = insert(tx, jobs, "RETURNING id").await?;
+    rows.iter().map(|row| row.try_get("id")).collect()
 }
 
 /// [`insert_many`], answering with the jobs inserted as stored.
@@ -26,14 +26,10 @@ pub(in crate::store::postgres) async fn insert_many_returning(
     tx: &mut PgConnection,
     jobs: &[&Job],
 ) -> Result<Vec<Job>, sqlx::Error> {
-    let rows: Vec<JobRow> = insert(tx, jobs, "RETURNING *").await?;
-    Ok(rows.into_iter().map(|JobRow(job)| job).collect())
+    jobs_of(&insert(tx, jobs, "RETURNING *").await?)
 }
 
-async fn insert<O>(tx: &mut PgConnection, jobs: &[&Job], returning: &str) -> Result<Vec<O>, sqlx::Error>
-where
-    O: for<'r> FromRow<'r, PgRow> + Send + Unpin,
-{
+async fn insert(tx: &mut PgConnection, jobs: &[&Job], returning: &str) -> Result<Vec<PgRow>, sqlx::Error> {
     let mut columns = Columns::default();
     for job in jobs {
         columns.push(job)?;
@@ -102,7 +98,7 @@ where
          ON CONFLICT (tenant, destination_region, client_token) WHERE client_token IS NOT NULL DO NOTHING
          {returning}"
     );
-    sqlx::query_as(&sql)
+    sqlx::query(&sql)
         .bind(source_image_id)
         .bind(source_region)
         .bind(destination_region)
@@ -287,7 +283,7 @@ pub(in crate::store::postgres) async fn update_many(
         step_failures.push(i64::from(job.step_failures()));
         copying_since.push(job.copying_since().map(micros));
     }
-    let rows: Vec<JobRow> = sqlx::query_as(
+    let rows = sqlx::query(
         "UPDATE jobs SET
              state = new.state, image_id = new.image_id, failure_code = new.failure_code,
              failure_message = new.failure_message, progress_percent = new.progress_percent,
@@ -325,5 +321,5 @@ pub(in crate::store::postgres) async fn update_many(
     .bind(micros(now))
     .fetch_all(&mut *tx)
     .await?;
-    Ok(rows.into_iter().map(|JobRow(job)| job).collect())
+    jobs_of(&rows)
 }
