@@ -53,26 +53,30 @@ if [ "$rate" != 0 ]; then pace=(--rate "$rate"); fi
 if [ "$scenario" != accept ]; then
   "$bin/amicopy-bench" --addr "http://127.0.0.1:$port" --scenario accept --concurrency "$concurrency" \
     --max-calls 2000 --duration-seconds 60 --wait-ready-seconds 30 >/dev/null
+  # As scripts/bench.sh does: the planner's statistics autovacuum would gather within a minute.
+  psql -qd "$db" -c "ANALYZE"
 fi
 "$bin/amicopy-bench" --addr "http://127.0.0.1:$port" --scenario "$scenario" --concurrency "$concurrency" \
   "${pace[@]}" --duration-seconds "$duration" --wait-ready-seconds 30 --output "$work/bench.json" \
   >"$work/bench.log" 2>&1 &
 bench_pid=$!
 sleep 3
-samples=$(( (duration - 6) * 10 ))
-for _ in $(seq 1 "$samples"); do
-  psql -d "$db" -Atc "SELECT coalesce(wait_event_type, 'CPU') || ':' || coalesce(wait_event, state)
-                      FROM pg_stat_activity
-                      WHERE datname = '$db' AND state <> 'idle' AND pid <> pg_backend_pid()"
-  sleep 0.1
-done >"$work/waits.txt" &
+# One session samples for the whole window (\watch), not a psql process per sample: starting
+# ten a second took a tenth of the machine from what is being measured.
+timeout "$((duration - 6))" psql -d "$db" -At >"$work/waits.txt" <<SQL &
+SELECT coalesce(wait_event_type, 'CPU') || ':' || coalesce(wait_event, state)
+FROM pg_stat_activity
+WHERE datname = '$db' AND state <> 'idle' AND pid <> pg_backend_pid() \\watch 0.1
+SQL
 sampler_pid=$!
 perf_ok=
 if perf record -e cpu-clock -a -F 499 -o "$work/perf.data" -- sleep $((duration - 6)) >/dev/null 2>&1; then
   perf_ok=1
 fi
-wait "$sampler_pid"
+wait "$sampler_pid" || true
 wait "$bench_pid"
+# perf attributes samples to threads; amicopyd's are the tokio workers and blocking threads.
+server_threads=$(ls "/proc/$server_pid/task" | paste -sd, -)
 metrics=$(python3 - "$metrics_port" <<'PY'
 import socket, sys
 s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
@@ -88,7 +92,7 @@ echo "## $scenario$([ "$rate" != 0 ] && echo " paced at $rate/s"), concurrency $
 head -n 1 "$work/bench.log"
 echo
 echo "## what the database's busy backends waited on (samples, every 100 ms)"
-sort "$work/waits.txt" | uniq -c | sort -rn | head -n 10
+grep -v '^$' "$work/waits.txt" | sort | uniq -c | sort -rn | head -n 10 || true
 echo
 echo "## the store's mean time per operation (amicopy_store_duration_seconds)"
 echo "$metrics" | python3 -c '
@@ -111,7 +115,7 @@ if [ -n "$perf_ok" ]; then
   perf report -i "$work/perf.data" --no-children --sort pid --stdio 2>/dev/null | grep -E '^ +[0-9]' | head -n 6
   echo
   echo "## amicopyd's hottest functions (perf, self time, share of all samples)"
-  perf report -i "$work/perf.data" --no-children --pid "$server_pid" --sort sym --stdio 2>/dev/null \
+  perf report -i "$work/perf.data" --no-children --tid "$server_threads" --sort sym --stdio 2>/dev/null \
     | grep -E '^ +[0-9]' | head -n 40
 else
   echo "## CPU by process: perf is not available here"

@@ -162,11 +162,19 @@ fn context_row(figure: &str, measured: String, baseline: String, ratio: Option<f
     }
 }
 
-/// A p99 latency held against a bound in milliseconds.
-/// A watch run's delivery delays as the client saw them, with the server's shares when scraped.
+/// A watch run's delivery delays as the client saw them, with the server's shares when scraped
+/// and, apart, the events created while streams were still being opened.
 fn delivery(w: &Summary) -> String {
+    let opening = match w.extra.get("opening_events").filter(|events| **events > 0.0) {
+        Some(events) => format!(
+            "; apart, {events:.0} events created while streams were still opening: p99 {:.1} ms, max {:.1} ms",
+            extra(w, "opening_p99_ms"),
+            extra(w, "opening_max_ms")
+        ),
+        None => String::new(),
+    };
     format!(
-        "p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms ({} events){}",
+        "p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms ({} events){}{opening}",
         w.p50_ms,
         w.p99_ms,
         w.max_ms,
@@ -565,6 +573,20 @@ mod tests {
         assert!(
             render(&results)
                 .contains("; sent by its streams ≤ 2 ms (p50), ≤ 8 ms (p99) after being recorded (24000 events)"),
+            "{}",
+            render(&results)
+        );
+        assert!(
+            !render(&results).contains("while streams were still opening"),
+            "nothing when none"
+        );
+        let same = results.get_mut("watch").unwrap();
+        same.extra.insert("opening_events".into(), 1400.0);
+        same.extra.insert("opening_p99_ms".into(), 180.0);
+        same.extra.insert("opening_max_ms".into(), 350.0);
+        assert!(
+            render(&results)
+                .contains("; apart, 1400 events created while streams were still opening: p99 180.0 ms, max 350.0 ms"),
             "{}",
             render(&results)
         );

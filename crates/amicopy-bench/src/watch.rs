@@ -3,7 +3,7 @@
 //! delivery, and the server's memory per open stream from `/proc/<pid>/status`.
 
 use std::{
-    sync::Arc,
+    sync::{Arc, OnceLock},
     time::{Duration, SystemTime},
 };
 
@@ -83,7 +83,8 @@ pub async fn run(args: &Args) -> anyhow::Result<Summary> {
     let rss_before = args.server_pid.map(rss_kib).transpose()?;
 
     let (opened_tx, mut opened_rx) = mpsc::channel::<bool>(args.streams);
-    let (latency_tx, mut latency_rx) = mpsc::unbounded_channel::<Latencies>();
+    let (latency_tx, mut latency_rx) = mpsc::unbounded_channel::<Delays>();
+    let cancels_began = Arc::new(OnceLock::new());
     let opening = Arc::new(Semaphore::new(OPENING_AT_ONCE));
     for stream in 0..args.streams {
         let client = ImageCopyServiceClient::new(channels[stream / STREAMS_PER_CONNECTION].clone());
@@ -94,6 +95,7 @@ pub async fn run(args: &Args) -> anyhow::Result<Summary> {
             Arc::clone(&opening),
             opened_tx.clone(),
             latency_tx.clone(),
+            Arc::clone(&cancels_began),
         ));
     }
     drop((opened_tx, latency_tx));
@@ -117,6 +119,7 @@ pub async fn run(args: &Args) -> anyhow::Result<Summary> {
     }
 
     let started = std::time::Instant::now();
+    let _ = cancels_began.set(SystemTime::now());
     let mut pace = args
         .rate
         .filter(|rate| *rate > 0.0)
@@ -130,14 +133,19 @@ pub async fn run(args: &Args) -> anyhow::Result<Summary> {
             .await
             .with_context(|| format!("cannot cancel job {job_id} (it must still be copying: run the watch scenario against a server whose copies last minutes)"))?;
     }
-    let mut delays = Latencies::new();
+    let mut delays = Delays::default();
     let mut completed = 0usize;
     let deadline = tokio::time::Instant::now() + DRAIN;
     while let Ok(Some(stream)) = tokio::time::timeout_at(deadline, latency_rx.recv()).await {
-        delays.merge(&stream);
+        delays.steady.merge(&stream.steady);
+        delays.opening.merge(&stream.opening);
         completed += 1;
     }
-    let mut summary = delays.summary(&args.label(), args.streams, started.elapsed());
+    let mut summary = delays.steady.summary(&args.label(), args.streams, started.elapsed());
+    let opening = delays.opening.summary("opening", args.streams, started.elapsed());
+    summary.extra.insert("opening_events".into(), opening.count as f64);
+    summary.extra.insert("opening_p99_ms".into(), opening.p99_ms);
+    summary.extra.insert("opening_max_ms".into(), opening.max_ms);
     if let Some(addr) = &args.watch_metrics {
         for ((histogram, prefix), before) in SERVER_DELAYS.into_iter().zip(&server_before) {
             let after = scrape::histogram(addr, histogram).await?;
@@ -170,7 +178,7 @@ pub async fn run(args: &Args) -> anyhow::Result<Summary> {
         );
     }
     summary.notes.push(format!(
-        "latency is each live event's delay from its create_time to its delivery; {} streams over {} jobs that were cancelled once every stream was open, {}",
+        "latency is each live event's delay from its create_time to its delivery, of the events created once every stream was open (those created while streams were still opening are counted apart, as opening_*); {} streams over {} jobs that were cancelled once every stream was open, {}",
         args.streams,
         jobs.len(),
         args.rate.map_or("all at once".to_owned(), |rate| format!("{rate} per second"))
@@ -196,6 +204,17 @@ async fn connect(addr: &str) -> anyhow::Result<Channel> {
         .with_context(|| format!("cannot connect to amicopyd at {addr}"))
 }
 
+/// One stream's delivery delays, split at the moment the cancels began: before it, the server
+/// was still opening other streams (and replaying their history), which is not the load the
+/// target is set for.
+#[derive(Default)]
+struct Delays {
+    /// Events created once every stream was open.
+    steady: Latencies,
+    /// Events created after this stream opened but while others were still opening.
+    opening: Latencies,
+}
+
 /// Opens one stream, reports that it is open, then records the delay of every event created
 /// after it was opened, until the stream ends.
 async fn watch_one(
@@ -203,7 +222,8 @@ async fn watch_one(
     job_id: String,
     opening: Arc<Semaphore>,
     opened: mpsc::Sender<bool>,
-    done: mpsc::UnboundedSender<Latencies>,
+    done: mpsc::UnboundedSender<Delays>,
+    cancels_began: Arc<OnceLock<SystemTime>>,
 ) {
     let permit = opening.acquire_owned().await;
     let opened_at = SystemTime::now();
@@ -220,10 +240,10 @@ async fn watch_one(
     };
     drop(permit);
     let _ = opened.send(true).await;
-    let mut latencies = Latencies::new();
+    let mut delays = Delays::default();
     while let Some(message) = stream.next().await {
         let Ok(message) = message else {
-            latencies.record_error();
+            delays.steady.record_error();
             break;
         };
         let now = SystemTime::now();
@@ -231,10 +251,16 @@ async fn watch_one(
         if let Some(created) = message.event.and_then(|event| event.create_time)
             && system_time(&created) > opened_at
         {
+            let steady = cancels_began.get().is_some_and(|began| system_time(&created) >= *began);
+            let latencies = if steady {
+                &mut delays.steady
+            } else {
+                &mut delays.opening
+            };
             latencies.record(delay_since(&created, now));
         }
     }
-    let _ = done.send(latencies);
+    let _ = done.send(delays);
 }
 
 #[cfg(test)]
