@@ -1,6 +1,7 @@
 //! Commits shared by concurrent callers: the new jobs of concurrent CopyImage calls in one
 //! transaction (one multi-row insert of the jobs, one of their first events), and concurrent
 //! changes of jobs outside distributions likewise (one multi-row update, one insert of events).
+//! Concurrent reads of one job each (GetCopyJob, a watch being opened) share one query too.
 //!
 //! A commit costs PostgreSQL a WAL flush and each statement a round trip; at 16 concurrent
 //! callers the accept path was bound by exactly that. Callers queue their write; a few workers
@@ -19,7 +20,7 @@ use uuid::Uuid;
 
 use super::{PgStore, jobs};
 use crate::{
-    domain::{Change, Job, JobEvent},
+    domain::{Change, Job, JobEvent, JobId},
     store::{Created, StoreError},
 };
 
@@ -34,6 +35,7 @@ const WORKERS: usize = 3;
 pub(super) struct GroupCommit {
     creates: Queue<Change, Created>,
     updates: Queue<Update, Job>,
+    reads: Queue<Lookup, Job>,
 }
 
 impl GroupCommit {
@@ -42,7 +44,19 @@ impl GroupCommit {
         Self {
             creates: Queue::start(store, |store, batch| Box::pin(commit_creates(store, batch))),
             updates: Queue::start(store, |store, batch| Box::pin(commit_updates(store, batch))),
+            reads: Queue::start(store, |store, batch| Box::pin(read_jobs(store, batch))),
         }
+    }
+
+    /// The job `id` (of `tenant`, when one is given), read in the next shared query. The query
+    /// starts after the call, so it sees every commit made before the call.
+    pub(super) async fn get(&self, id: JobId, tenant: Option<&str>) -> Result<Job, StoreError> {
+        self.reads
+            .submit(Lookup {
+                id,
+                tenant: tenant.map(ToOwned::to_owned),
+            })
+            .await
     }
 
     /// Records `accepted` (a new job and its first event) in the next shared commit.
@@ -65,6 +79,12 @@ impl GroupCommit {
 struct Update {
     job: Job,
     detail: Option<String>,
+}
+
+/// A job to read, and the tenant it must belong to, if any.
+struct Lookup {
+    id: JobId,
+    tenant: Option<String>,
 }
 
 /// One write waiting for its commit, and where its answer goes.
@@ -265,4 +285,34 @@ async fn commit_with_events<'a>(
     }
     tx.commit().await?;
     Ok(written)
+}
+
+async fn read_jobs(store: &PgStore, mut batch: Vec<Pending<Lookup, Job>>) {
+    if batch.len() == 1 {
+        let Pending { write, answer } = batch.remove(0);
+        let _ = answer.send(store.one(write.id, write.tenant.as_deref()).await);
+        return;
+    }
+    let mut ids: Vec<Uuid> = batch.iter().map(|pending| pending.write.id.as_uuid()).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    match jobs::many(&store.pool, &ids).await {
+        Ok(found) => {
+            let found: HashMap<JobId, Job> = found.into_iter().map(|job| (job.id(), job)).collect();
+            for Pending { write, answer } in batch {
+                let job = found
+                    .get(&write.id)
+                    .filter(|job| write.tenant.as_deref().is_none_or(|tenant| job.tenant() == tenant))
+                    .cloned()
+                    .ok_or(StoreError::NotFound(write.id));
+                let _ = answer.send(job);
+            }
+        }
+        Err(error) => {
+            tracing::debug!(%error, jobs = batch.len(), "a shared read failed; reading its jobs one at a time");
+            for Pending { write, answer } in batch {
+                let _ = answer.send(store.one(write.id, write.tenant.as_deref()).await);
+            }
+        }
+    }
 }

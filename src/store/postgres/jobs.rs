@@ -113,6 +113,15 @@ pub(super) async fn one(pool: &PgPool, id: JobId, tenant: Option<&str>) -> Resul
         .map(|row| row.map(|JobRow(job)| job))
 }
 
+/// The jobs of `ids` that exist, in no particular order.
+pub(super) async fn many(pool: &PgPool, ids: &[Uuid]) -> Result<Vec<Job>, sqlx::Error> {
+    let rows = sqlx::query("SELECT * FROM jobs WHERE id = ANY($1)")
+        .bind(ids)
+        .fetch_all(pool)
+        .await?;
+    jobs_of(&rows)
+}
+
 /// Up to `page_size + 1` jobs of the query, newest first.
 pub(super) async fn list(pool: &PgPool, query: &ListQuery, page_size: u32) -> Result<Vec<Job>, sqlx::Error> {
     let rows = sqlx::query(

@@ -206,11 +206,17 @@ impl JobStore for PgStore {
     }
 
     async fn get_tenant_job(&self, tenant: &str, id: JobId) -> Result<Job, StoreError> {
-        self.one(id, Some(tenant)).await
+        match &self.group_commit {
+            Some(group_commit) => group_commit.get(id, Some(tenant)).await,
+            None => self.one(id, Some(tenant)).await,
+        }
     }
 
     async fn get_job_any_tenant(&self, id: JobId) -> Result<Job, StoreError> {
-        self.one(id, None).await
+        match &self.group_commit {
+            Some(group_commit) => group_commit.get(id, None).await,
+            None => self.one(id, None).await,
+        }
     }
 
     async fn list_jobs(&self, query: &ListQuery) -> Result<JobPage, StoreError> {

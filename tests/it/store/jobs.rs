@@ -11,6 +11,7 @@ crate::on_both!(store:
     a_created_job_is_queued_with_its_first_event,
     every_request_field_survives_the_round_trip,
     jobs_are_scoped_to_their_tenant,
+    concurrent_reads_each_get_their_own_answer,
     jobs_are_listed_newest_first_page_by_page,
     list_filters_by_state_and_regions,
     pages_stay_stable_when_jobs_are_inserted_between_them,
@@ -141,6 +142,41 @@ async fn jobs_are_scoped_to_their_tenant(h: &Harness) {
     ));
     let page = h.store.list_jobs(&query("globex", 10)).await.unwrap();
     assert!(page.jobs.is_empty() && page.next_page_token.is_none());
+}
+
+/// Concurrent reads of single jobs (which PostgreSQL answers with shared queries) each get their
+/// own answer: the job asked for, or NotFound for another tenant's job and for one that does not
+/// exist, whatever else shares the query.
+async fn concurrent_reads_each_get_their_own_answer(h: &Harness) {
+    let mut acme = Vec::new();
+    for k in 0..3 {
+        acme.push(create(&*h.store, new_job("acme", request(&format!("acme-{k}"), None), now())).await);
+    }
+    let globex = create(&*h.store, new_job("globex", request("globex", None), now())).await;
+    let missing = JobId::new();
+    let cases: Vec<(Option<&str>, JobId, Option<&Job>)> = (0..64)
+        .map(|k| match k % 5 {
+            0 => (Some("acme"), acme[k % 3].id(), Some(&acme[k % 3])),
+            1 => (Some("acme"), globex.id(), None),
+            2 => (None, globex.id(), Some(&globex)),
+            3 => (Some("globex"), missing, None),
+            _ => (None, acme[k % 3].id(), Some(&acme[k % 3])),
+        })
+        .collect();
+    let answers = futures::future::join_all(cases.iter().map(|(tenant, id, _)| async move {
+        match tenant {
+            Some(tenant) => h.store.get_tenant_job(tenant, *id).await,
+            None => h.store.get_job_any_tenant(*id).await,
+        }
+    }))
+    .await;
+    for ((tenant, id, expected), answer) in cases.iter().zip(answers) {
+        match (expected, answer) {
+            (Some(expected), Ok(job)) => assert_eq!(&&job, expected, "{tenant:?} reading {id}"),
+            (None, Err(StoreError::NotFound(not_found))) => assert_eq!(not_found, *id),
+            (expected, answer) => panic!("{tenant:?} reading {id}: expected {expected:?}, got {answer:?}"),
+        }
+    }
 }
 
 fn query(tenant: &str, page_size: u32) -> ListQuery {
