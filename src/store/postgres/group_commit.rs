@@ -87,7 +87,7 @@ struct Lookup {
     tenant: Option<String>,
 }
 
-/// One write waiting for its commit, and where its answer goes.
+/// One write waiting for its commit (or read for its query), and where its answer goes.
 struct Pending<T, A> {
     write: T,
     answer: oneshot::Sender<Result<A, StoreError>>,
@@ -287,6 +287,8 @@ async fn commit_with_events<'a>(
     Ok(written)
 }
 
+/// Answers a batch of reads with one query (a lone read with a query of its own); a caller gets
+/// the job only when it belongs to the caller's tenant, if one was given.
 async fn read_jobs(store: &PgStore, mut batch: Vec<Pending<Lookup, Job>>) {
     if batch.len() == 1 {
         let Pending { write, answer } = batch.remove(0);
