@@ -215,6 +215,16 @@ struct Delays {
     opening: Latencies,
 }
 
+impl Delays {
+    /// Records the delay of an event created at `created` and delivered `now`, with the steady
+    /// ones when it was created once the cancels began (`cancels_began`, unset until then).
+    fn record(&mut self, created: &prost_types::Timestamp, now: SystemTime, cancels_began: Option<SystemTime>) {
+        let steady = cancels_began.is_some_and(|began| system_time(created) >= began);
+        let latencies = if steady { &mut self.steady } else { &mut self.opening };
+        latencies.record(delay_since(created, now));
+    }
+}
+
 /// Opens one stream, reports that it is open, then records the delay of every event created
 /// after it was opened, until the stream ends.
 async fn watch_one(
@@ -251,13 +261,7 @@ async fn watch_one(
         if let Some(created) = message.event.and_then(|event| event.create_time)
             && system_time(&created) > opened_at
         {
-            let steady = cancels_began.get().is_some_and(|began| system_time(&created) >= *began);
-            let latencies = if steady {
-                &mut delays.steady
-            } else {
-                &mut delays.opening
-            };
-            latencies.record(delay_since(&created, now));
+            delays.record(&created, now, cancels_began.get().copied());
         }
     }
     let _ = done.send(delays);
@@ -288,5 +292,18 @@ mod tests {
             nanos: 0,
         };
         assert_eq!(delay_since(&future, now), Duration::ZERO);
+    }
+
+    #[test]
+    fn events_made_before_the_cancels_began_are_counted_apart() {
+        let at = |seconds| prost_types::Timestamp { seconds, nanos: 0 };
+        let began = SystemTime::UNIX_EPOCH + Duration::from_secs(100);
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(101);
+        let mut delays = Delays::default();
+        delays.record(&at(99), now, None);
+        delays.record(&at(99), now, Some(began));
+        delays.record(&at(100), now, Some(began));
+        delays.record(&at(101), now, Some(began));
+        assert_eq!((delays.opening.count(), delays.steady.count()), (2, 2));
     }
 }

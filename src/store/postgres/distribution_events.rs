@@ -6,10 +6,9 @@ use chrono::{DateTime, Utc};
 use sqlx::{FromRow, PgConnection, PgPool, Row, postgres::PgRow};
 use uuid::Uuid;
 
-use super::distribution_targets::{opt_account, region};
-use super::jobs::{EventRow, corrupt, json, micros, narrow, sequence};
+use super::jobs::{EventRow, corrupt, json, micros, narrow, opt_parsed, parsed, sequence};
 use crate::domain::{
-    Distribution, DistributionId, DistributionState, JobEvent,
+    AccountId, Distribution, DistributionId, DistributionState, JobEvent, Region,
     distribution::{DistributionEvent, DistributionEventKind},
 };
 
@@ -134,8 +133,8 @@ impl FromRow<'_, PgRow> for DistributionEventRow {
             "target" => {
                 let EventRow(event) = EventRow::from_row(row)?;
                 DistributionEventKind::Target {
-                    account: opt_account(row, "destination_account_id")?,
-                    region: region(row, "destination_region")?,
+                    account: opt_parsed::<AccountId>(row, "destination_account_id")?,
+                    region: parsed::<Region>(row, "destination_region")?,
                     event,
                 }
             }

@@ -4,7 +4,7 @@
 use sqlx::{PgConnection, PgPool, Row, postgres::PgRow};
 use uuid::Uuid;
 
-use super::jobs::{JobColumns, corrupt, narrow, read_rows};
+use super::jobs::{JobColumns, narrow, opt_parsed, parsed, read_rows};
 use crate::domain::{
     AccountId, DistributionId, Region,
     distribution::{Target, TargetJob},
@@ -69,17 +69,6 @@ pub(super) async fn targets(pool: &PgPool, id: DistributionId) -> Result<Vec<Tar
     read_rows(&rows, target_job)
 }
 
-pub(super) fn opt_account(row: &PgRow, column: &str) -> Result<Option<AccountId>, sqlx::Error> {
-    row.try_get::<Option<String>, _>(column)?
-        .map(AccountId::try_from)
-        .transpose()
-        .map_err(|e| corrupt(column, e))
-}
-
-pub(super) fn region(row: &PgRow, column: &str) -> Result<Region, sqlx::Error> {
-    Region::try_from(row.try_get::<String, _>(column)?).map_err(|e| corrupt(column, e))
-}
-
 /// A target with its job, from a row of the job's columns (found once per result set) and the
 /// target's, prefixed `target_`.
 fn target_job(row: &PgRow, columns: &JobColumns) -> Result<TargetJob, sqlx::Error> {
@@ -87,8 +76,8 @@ fn target_job(row: &PgRow, columns: &JobColumns) -> Result<TargetJob, sqlx::Erro
     let target = Target {
         distribution_id: row.try_get::<Uuid, _>("target_distribution_id")?.into(),
         position: narrow(row, "target_position")?,
-        account: opt_account(row, "target_account_id")?,
-        region: region(row, "target_region")?,
+        account: opt_parsed::<AccountId>(row, "target_account_id")?,
+        region: parsed::<Region>(row, "target_region")?,
         name: row.try_get("target_name")?,
         job_id: job.id(),
         generation: narrow(row, "target_generation")?,

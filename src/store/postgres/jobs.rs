@@ -430,12 +430,15 @@ pub(super) fn corrupt(column: &str, why: impl std::fmt::Display) -> sqlx::Error 
 }
 
 /// A text column turned into the domain type that checks it.
-fn parsed<T: TryFrom<String, Error = String>>(row: &PgRow, column: impl ColumnRef) -> Result<T, sqlx::Error> {
+pub(super) fn parsed<T: TryFrom<String, Error = String>>(
+    row: &PgRow,
+    column: impl ColumnRef,
+) -> Result<T, sqlx::Error> {
     T::try_from(row.try_get::<String, _>(column)?).map_err(|e| corrupt(&column.label(row), e))
 }
 
 /// An optional text column turned into the domain type that checks it.
-fn opt_parsed<T: TryFrom<String, Error = String>>(
+pub(super) fn opt_parsed<T: TryFrom<String, Error = String>>(
     row: &PgRow,
     column: impl ColumnRef,
 ) -> Result<Option<T>, sqlx::Error> {

@@ -97,6 +97,15 @@ impl PgStore {
         }
     }
 
+    /// The job `id` (of `tenant`, when one is given), in a query shared with concurrent reads.
+    async fn read(&self, id: JobId, tenant: Option<&str>) -> Result<Job, StoreError> {
+        match &self.group_commit {
+            Some(group_commit) => group_commit.get(id, tenant).await,
+            None => self.one(id, tenant).await,
+        }
+    }
+
+    /// The job `id` (of `tenant`, when one is given), in a query of its own.
     async fn one(&self, id: JobId, tenant: Option<&str>) -> Result<Job, StoreError> {
         jobs::one(&self.pool, id, tenant)
             .await
@@ -206,17 +215,11 @@ impl JobStore for PgStore {
     }
 
     async fn get_tenant_job(&self, tenant: &str, id: JobId) -> Result<Job, StoreError> {
-        match &self.group_commit {
-            Some(group_commit) => group_commit.get(id, Some(tenant)).await,
-            None => self.one(id, Some(tenant)).await,
-        }
+        self.read(id, Some(tenant)).await
     }
 
     async fn get_job_any_tenant(&self, id: JobId) -> Result<Job, StoreError> {
-        match &self.group_commit {
-            Some(group_commit) => group_commit.get(id, None).await,
-            None => self.one(id, None).await,
-        }
+        self.read(id, None).await
     }
 
     async fn list_jobs(&self, query: &ListQuery) -> Result<JobPage, StoreError> {
